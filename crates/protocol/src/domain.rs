@@ -1,0 +1,316 @@
+//! The workspace's nouns: organisations, members, conversations, messages.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+use crate::UnixMillis;
+
+/// The workspace a server hosts: one factory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub name: String,
+}
+
+/// What a member may do. Admins manage accounts; staff run conversations; customers
+/// see only conversations of their own organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Staff,
+    Customer,
+}
+
+impl Role {
+    /// Staff and admins belong to the factory; customers do not.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Staff)
+    }
+
+    /// The stable name used in storage and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Customer => "customer",
+        }
+    }
+
+    /// Parses [`Role::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "staff" => Some(Role::Staff),
+            "customer" => Some(Role::Customer),
+            _ => None,
+        }
+    }
+}
+
+/// A customer organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub id: OrgId,
+    pub name: String,
+}
+
+/// A person with an account. Customers always have an `org_id`; staff never do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+}
+
+/// What a conversation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// The conversation of one order, with one customer organisation.
+    Order,
+    /// Two members.
+    Direct,
+    /// Several members. Internal (staff only) unless it names an organisation.
+    Group,
+}
+
+impl ConversationKind {
+    /// The stable name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Order => "order",
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+
+    /// Parses [`ConversationKind::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<ConversationKind> {
+        match s {
+            "order" => Some(ConversationKind::Order),
+            "direct" => Some(ConversationKind::Direct),
+            "group" => Some(ConversationKind::Group),
+            _ => None,
+        }
+    }
+}
+
+/// An order's stage. Orders move forward through these gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Inquiry,
+    Sample,
+    Production,
+    QcPacking,
+    Shipping,
+    Done,
+}
+
+/// A conversation and who is in it.
+///
+/// Invariant kept by the server: every customer member belongs to `org_id`, so a
+/// customer can never be placed in another organisation's conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub title: String,
+    /// The customer organisation this conversation is with; `None` for internal ones.
+    pub org_id: Option<OrgId>,
+    /// The order number, for order conversations.
+    pub order_number: Option<String>,
+    pub members: Vec<MemberId>,
+    /// Sequence number of the newest message (0 when empty).
+    pub last_seq: Seq,
+    pub created_at: UnixMillis,
+}
+
+/// A file attached to a message. The bytes are stored once, addressed by `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// Lower-case hex SHA-256 of the original bytes.
+    pub sha256: String,
+    pub size: u64,
+    /// MIME type sniffed from the bytes, not taken from the name.
+    pub mime: String,
+    /// The original file name, sanitised.
+    pub name: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// A region of an image in normalised coordinates (0.0–1.0 of width and height), so an
+/// annotation survives any display size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+/// What a message says. Edits and recalls are messages of their own that point at
+/// the original; the original is never changed or removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageBody {
+    Text {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
+    },
+    Edit {
+        target: MessageId,
+        text: String,
+    },
+    Recall {
+        target: MessageId,
+    },
+    Image {
+        attachment: AttachmentRef,
+        #[serde(default)]
+        caption: String,
+    },
+    Video {
+        attachment: AttachmentRef,
+        #[serde(default)]
+        caption: String,
+    },
+    Voice {
+        attachment: AttachmentRef,
+        duration_ms: u32,
+    },
+    File {
+        attachment: AttachmentRef,
+        #[serde(default)]
+        caption: String,
+    },
+    ConfirmationRequest {
+        item: String,
+        value: String,
+        #[serde(default)]
+        attachments: Vec<MessageId>,
+        #[serde(default)]
+        needs_confirmation: bool,
+    },
+    ConfirmationAnswer {
+        request: MessageId,
+        approved: bool,
+        #[serde(default)]
+        comment: String,
+    },
+    StageChange {
+        from: Stage,
+        to: Stage,
+        #[serde(default)]
+        reason: String,
+    },
+    ProgressUpdate {
+        stage: Stage,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<MessageId>,
+    },
+    Annotation {
+        image: MessageId,
+        region: Region,
+        comment: String,
+    },
+    /// Written by the server (member added, conversation renamed, …).
+    System {
+        text: String,
+    },
+}
+
+impl MessageBody {
+    /// The stable name of the kind, as in the `kind` tag.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            MessageBody::Text { .. } => "text",
+            MessageBody::Edit { .. } => "edit",
+            MessageBody::Recall { .. } => "recall",
+            MessageBody::Image { .. } => "image",
+            MessageBody::Video { .. } => "video",
+            MessageBody::Voice { .. } => "voice",
+            MessageBody::File { .. } => "file",
+            MessageBody::ConfirmationRequest { .. } => "confirmation_request",
+            MessageBody::ConfirmationAnswer { .. } => "confirmation_answer",
+            MessageBody::StageChange { .. } => "stage_change",
+            MessageBody::ProgressUpdate { .. } => "progress_update",
+            MessageBody::Annotation { .. } => "annotation",
+            MessageBody::System { .. } => "system",
+        }
+    }
+
+    /// A one-line plain-text rendering for lists, notifications and the CLI.
+    pub fn summary(&self) -> String {
+        match self {
+            MessageBody::Text { text, .. } => text.clone(),
+            MessageBody::Edit { text, .. } => format!("(edited) {text}"),
+            MessageBody::Recall { .. } => "(recalled a message)".to_owned(),
+            MessageBody::Image { attachment, .. } => format!("[image] {}", attachment.name),
+            MessageBody::Video { attachment, .. } => format!("[video] {}", attachment.name),
+            MessageBody::Voice { duration_ms, .. } => format!("[voice] {}s", duration_ms / 1000),
+            MessageBody::File { attachment, .. } => format!("[file] {}", attachment.name),
+            MessageBody::ConfirmationRequest { item, value, .. } => format!("[confirm] {item}: {value}"),
+            MessageBody::ConfirmationAnswer { approved, comment, .. } => {
+                format!("[{}] {comment}", if *approved { "approved" } else { "rejected" })
+            }
+            MessageBody::StageChange { from, to, .. } => format!("[stage] {from:?} → {to:?}"),
+            MessageBody::ProgressUpdate { text, .. } => format!("[progress] {text}"),
+            MessageBody::Annotation { comment, .. } => format!("[annotation] {comment}"),
+            MessageBody::System { text } => text.clone(),
+        }
+    }
+}
+
+/// A message as stored by the server: immutable once acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    pub sender_id: MemberId,
+    /// The sending device and its transaction id, so the sender's other clients and
+    /// the sending client itself can match the message to their outbox entry.
+    pub sender_device: DeviceId,
+    pub txn_id: TxnId,
+    pub body: MessageBody,
+    /// Server time at which the message became durable.
+    pub sent_at: UnixMillis,
+}
+
+/// One member's receipt position in one conversation. Both values only grow, and
+/// `read_up_to <= delivered_up_to` is not assumed: a client may report reading
+/// without having separately reported delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub conversation_id: ConversationId,
+    pub member_id: MemberId,
+    pub delivered_up_to: Seq,
+    pub read_up_to: Seq,
+    pub updated_at: UnixMillis,
+}
+
+/// Something that happened, as seen in a member's event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A new message, durable on the server.
+    Message { message: Message },
+    /// A member's receipt moved forward.
+    Receipt { receipt: Receipt },
+    /// A conversation was created, renamed or changed membership. Carries the whole
+    /// conversation so a client needs no second request.
+    Conversation { conversation: Conversation },
+}
+
+/// An event with its position in the member's stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamEvent {
+    pub pos: StreamPos,
+    pub event: Event,
+}

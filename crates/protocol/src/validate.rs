@@ -1,0 +1,162 @@
+//! Rules for every user-supplied field. The server applies them to every request;
+//! clients apply them before queueing, so a message that could never be accepted is
+//! refused at once instead of failing later in the outbox.
+
+use crate::domain::MessageBody;
+
+/// Longest text message, in characters (a long quote or spec list fits; a pasted
+/// novel does not).
+pub const MAX_TEXT_CHARS: usize = 20_000;
+/// Longest title of a conversation, name of an organisation, order number.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest display name.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// Shortest and longest password, in bytes.
+pub const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=256;
+
+/// A field that failed validation, with a reason fit to show a user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn fail(field: &'static str, reason: impl Into<String>) -> FieldError {
+    FieldError { field, reason: reason.into() }
+}
+
+/// Login names: 3–32 characters of `a-z`, `0-9`, `.`, `_`, `-`, starting with a letter
+/// or digit. Lower case only, so "Wang" and "wang" cannot be two accounts.
+pub fn username(s: &str) -> Result<(), FieldError> {
+    let len = s.chars().count();
+    if !(3..=32).contains(&len) {
+        return Err(fail("username", "must be 3 to 32 characters"));
+    }
+    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c)) {
+        return Err(fail("username", "may contain only a-z, 0-9, '.', '_' and '-'"));
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(fail("username", "must start with a letter or digit"));
+    }
+    Ok(())
+}
+
+/// Passwords: 8–256 bytes, anything else goes (argon2 handles any bytes).
+pub fn password(s: &str) -> Result<(), FieldError> {
+    if !PASSWORD_BYTES.contains(&s.len()) {
+        return Err(fail("password", "must be 8 to 256 bytes"));
+    }
+    Ok(())
+}
+
+/// A short single-line label (names, titles, order numbers): not blank, no control
+/// characters, at most `max` characters.
+pub fn label(field: &'static str, s: &str, max: usize) -> Result<(), FieldError> {
+    if s.trim().is_empty() {
+        return Err(fail(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(fail(field, format!("must be at most {max} characters")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(fail(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Client-chosen ids ([`crate::DeviceId`], [`crate::TxnId`]): 8–64 characters of
+/// `A-Z a-z 0-9 - _`.
+pub fn client_id(field: &'static str, s: &str) -> Result<(), FieldError> {
+    if !(8..=64).contains(&s.len()) {
+        return Err(fail(field, "must be 8 to 64 characters"));
+    }
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(fail(field, "may contain only A-Z, a-z, 0-9, '-' and '_'"));
+    }
+    Ok(())
+}
+
+/// Message text: not blank, at most [`MAX_TEXT_CHARS`], no control characters other
+/// than newline and tab.
+pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
+    if s.trim().is_empty() {
+        return Err(fail(field, "must not be empty"));
+    }
+    if s.chars().count() > MAX_TEXT_CHARS {
+        return Err(fail(field, format!("must be at most {MAX_TEXT_CHARS} characters")));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(fail(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// The fields of a message body a client may send. The server additionally checks
+/// that referenced messages exist in the same conversation.
+pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
+    match body {
+        MessageBody::Text { text: t, .. } | MessageBody::Edit { text: t, .. } => text("text", t),
+        MessageBody::System { .. } => Err(fail("kind", "system messages are written by the server")),
+        MessageBody::Recall { .. } => Ok(()),
+        MessageBody::Image { caption, .. }
+        | MessageBody::Video { caption, .. }
+        | MessageBody::File { caption, .. } => optional_text("caption", caption),
+        MessageBody::Voice { .. } => Ok(()),
+        MessageBody::ConfirmationRequest { item, value, .. } => {
+            label("item", item, MAX_TITLE_CHARS)?;
+            text("value", value)
+        }
+        MessageBody::ConfirmationAnswer { comment, .. } => optional_text("comment", comment),
+        MessageBody::StageChange { reason, .. } => optional_text("reason", reason),
+        MessageBody::ProgressUpdate { text: t, .. } => text("text", t),
+        MessageBody::Annotation { region, comment, .. } => {
+            let inside = |v: f32| (0.0..=1.0).contains(&v);
+            if !(inside(region.x) && inside(region.y) && inside(region.w) && inside(region.h))
+                || region.x + region.w > 1.0 + f32::EPSILON
+                || region.y + region.h > 1.0 + f32::EPSILON
+            {
+                return Err(fail("region", "must lie within the image (0.0 to 1.0)"));
+            }
+            text("comment", comment)
+        }
+    }
+}
+
+fn optional_text(field: &'static str, s: &str) -> Result<(), FieldError> {
+    if s.is_empty() {
+        Ok(())
+    } else {
+        text(field, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercase_ascii_words() {
+        assert!(username("wang.li").is_ok());
+        assert!(username("Wang").is_err());
+        assert!(username("ab").is_err());
+        assert!(username("-lead").is_err());
+        assert!(username("王丽").is_err());
+    }
+
+    #[test]
+    fn text_allows_newlines_but_not_other_controls() {
+        assert!(text("text", "第一行\n第二行").is_ok());
+        assert!(text("text", "bell\u{7}").is_err());
+        assert!(text("text", "   ").is_err());
+        assert!(text("text", &"好".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert!(text("text", &"好".repeat(MAX_TEXT_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_url_safe() {
+        assert!(client_id("txn_id", "0b6c2f0e-1111-4c1e-9a8a-5d2f4e3c2b1a").is_ok());
+        assert!(client_id("txn_id", "short").is_err());
+        assert!(client_id("txn_id", "has space in it").is_err());
+    }
+}

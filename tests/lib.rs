@@ -1,0 +1,1 @@
+//! Satchel system tests live in `system/`, benchmarks in `bench/`.
