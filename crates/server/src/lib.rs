@@ -1,1 +1,206 @@
+//! The Satchel sync server, as a library (the `satchel-server` binary wires it up).
+//!
+//! Map:
+//! - [`store`]: persistence behind the [`store::Store`] trait; [`store::sqlite`] is the
+//!   default implementation.
+//! - [`committer`]: group commit; the single writer of the event log, which answers a
+//!   send only once it is on disk.
+//! - [`http`]: JSON routes, one router per resource, and the error type.
+//! - [`ws`]: the live WebSocket connection (auth, subscribe-with-resume, pipelined sends).
+//! - [`auth`]: argon2id passwords, session tokens, login throttling.
+//! - [`config`]: settings from file, environment and flags.
+//!
+//! Tests and embedders start a server with [`App::open`] and [`serve`] on a listener
+//! they bound themselves (for example `127.0.0.1:0`).
 
+pub mod auth;
+pub mod clock;
+pub mod committer;
+pub mod config;
+pub mod http;
+pub mod store;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use satchel_protocol::*;
+use tokio::sync::{broadcast, watch};
+
+use crate::auth::LoginLimiter;
+use crate::committer::{Committer, EventBatch};
+use crate::http::ApiError;
+use crate::store::{Session, Store, StoreError, Write};
+
+/// Shared state of a running server. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub committer: Committer,
+    pub events: broadcast::Sender<EventBatch>,
+    pub limiter: LoginLimiter,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The session for a bearer token, or `unauthenticated`.
+    pub async fn authenticate(&self, token: &str) -> Result<(Session, String), ApiError> {
+        let hash = auth::token_hash(token);
+        match self.store.session(&hash, clock::now_millis()).await? {
+            Some(session) => Ok((session, hash)),
+            None => Err(ApiError::new(ErrorCode::Unauthenticated, "the token is unknown, expired or revoked")),
+        }
+    }
+
+    /// The workspace; `internal` if the server was never initialised.
+    pub async fn workspace(&self) -> Result<Workspace, ApiError> {
+        self.store
+            .workspace()
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the workspace is not initialised"))
+    }
+}
+
+/// Checks a send from a session and turns it into a [`Write`]: the body must be valid
+/// and of a kind this server stores. Membership and references are checked by the
+/// store inside the commit.
+pub fn send_write(
+    session: &Session,
+    conversation_id: ConversationId,
+    txn_id: TxnId,
+    body: MessageBody,
+) -> Result<Write, ApiError> {
+    validate::client_id("txn_id", txn_id.as_str())?;
+    validate::message_body(&body)?;
+    match body {
+        MessageBody::Text { .. } | MessageBody::Edit { .. } | MessageBody::Recall { .. } => {}
+        other => {
+            // Attachments need the blob store and cards need the order model; until
+            // they exist the server refuses these kinds rather than store references it
+            // cannot honour.
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedKind,
+                format!("message kind `{}` is not accepted by this server yet", other.kind_name()),
+            ));
+        }
+    }
+    Ok(Write::Send { sender: session.member.id, device: session.device_id.clone(), conversation_id, txn_id, body })
+}
+
+/// A server ready to serve: its store opened and its writer running.
+pub struct App {
+    state: AppState,
+    stop: watch::Sender<bool>,
+}
+
+impl App {
+    /// Starts the committer over an opened store.
+    pub fn new(store: Arc<dyn Store>) -> App {
+        let (events, _) = broadcast::channel(1024);
+        let committer = Committer::spawn(store.clone(), events.clone());
+        let (stop, shutdown) = watch::channel(false);
+        let limiter = LoginLimiter::new(5, Duration::from_secs(60));
+        App { state: AppState(Arc::new(Inner { store, committer, events, limiter, shutdown })), stop }
+    }
+
+    /// Opens the store named by a database URL (`sqlite://…`).
+    pub async fn open(database_url: &str) -> Result<App, StoreError> {
+        Ok(App::new(open_store(database_url).await?))
+    }
+
+    /// The shared state, for embedding and CLI subcommands.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The routes: `/healthz` and everything under `/api/v1`.
+    pub fn router(&self) -> Router {
+        let api = Router::new()
+            .merge(http::accounts::router())
+            .merge(http::conversations::router())
+            .merge(http::events::router())
+            .route("/ws", get(ws::upgrade));
+        Router::new()
+            .route("/healthz", get(healthz))
+            .nest("/api/v1", api)
+            .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .with_state(self.state.clone())
+    }
+}
+
+/// Opens a store from a URL. Only `sqlite:` is implemented in this build.
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(store::sqlite::SqliteStore::open(database_url).await?))
+    } else {
+        Err(StoreError::Invalid(format!("unsupported database URL `{database_url}` (expected sqlite://…)")))
+    }
+}
+
+async fn healthz() -> Json<api::Health> {
+    Json(api::Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("accepting connections failed")]
+    Io(#[from] std::io::Error),
+    #[error("loading the TLS certificate or key failed")]
+    Tls(#[source] std::io::Error),
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` resolves, then closes live
+/// connections and waits for in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let router = app.router();
+    let stop = app.stop;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+/// Serves HTTPS (rustls) on `listener` with a PEM certificate chain and key.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    app: App,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(ServeError::Tls)?;
+    let router = app.router();
+    let stop = app.stop;
+    let handle = axum_server::Handle::new();
+    let on_shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+        on_shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(router.into_make_service()).await?;
+    Ok(())
+}

@@ -1,1 +1,183 @@
-fn main(){}
+//! `satchel-server`: parses settings, opens the store, serves. Also the headless set-up
+//! commands (`init`, `create-org`, `create-member`) for an office PC without a UI.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use satchel_protocol::api::CreateMemberRequest;
+use satchel_protocol::{validate, OrgId, Role};
+use satchel_server::config::{FileConfig, LogFormat, Settings};
+use satchel_server::store::NewMember;
+use satchel_server::{auth, App};
+
+#[derive(Parser)]
+#[command(name = "satchel-server", version, about = "Satchel sync server")]
+struct Cli {
+    /// TOML settings file.
+    #[arg(long, global = true, env = "SATCHEL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder for the database (and, later, files).
+    #[arg(long, global = true, env = "SATCHEL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL; defaults to `sqlite://<data-dir>/satchel.db`.
+    #[arg(long, global = true, env = "SATCHEL_DATABASE_URL")]
+    database_url: Option<String>,
+    #[arg(long, global = true, env = "SATCHEL_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP and WebSocket clients.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:7878; use 0.0.0.0:7878 for the LAN).
+        #[arg(long, env = "SATCHEL_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// PEM certificate chain; serves HTTPS together with --tls-key.
+        #[arg(long, env = "SATCHEL_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, env = "SATCHEL_TLS_KEY")]
+        tls_key: Option<PathBuf>,
+        /// Print `listening on ADDR` on stdout once bound (for scripts using port 0).
+        #[arg(long)]
+        print_addr: bool,
+    },
+    /// Create the workspace and its first admin.
+    Init {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        admin: String,
+        #[arg(long, default_value = "Admin")]
+        display_name: String,
+        #[arg(long, env = "SATCHEL_ADMIN_PASSWORD")]
+        password: String,
+    },
+    /// Create a customer organisation.
+    CreateOrg { name: String },
+    /// Create a staff or customer account.
+    CreateMember {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long, env = "SATCHEL_MEMBER_PASSWORD")]
+        password: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Organisation id, for customers.
+        #[arg(long)]
+        org: Option<i64>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role `{s}` (admin, staff, customer)"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let (listen, tls_cert, tls_key) = match &cli.command {
+        Command::Serve { listen, tls_cert, tls_key, .. } => (*listen, tls_cert.clone(), tls_key.clone()),
+        _ => (None, None, None),
+    };
+    let settings = Settings::resolve(listen, cli.data_dir, cli.database_url, tls_cert, tls_key, cli.log_format, file)?;
+    init_logging(settings.log_format);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
+    let app = App::open(&settings.database_url).await.context("opening the store")?;
+
+    match cli.command {
+        Command::Serve { print_addr, .. } => serve(app, &settings, print_addr).await,
+        Command::Init { workspace, admin, display_name, password } => {
+            validate::label("workspace", &workspace, validate::MAX_TITLE_CHARS)?;
+            validate::username(&admin)?;
+            validate::label("display_name", &display_name, validate::MAX_DISPLAY_NAME_CHARS)?;
+            validate::password(&password)?;
+            let password_hash = auth::hash_password(password).await?;
+            let member = app
+                .state()
+                .store
+                .init_workspace(&workspace, NewMember { username: admin, display_name, role: Role::Admin, org_id: None, password_hash })
+                .await?;
+            println!("workspace `{workspace}` created; admin `{}` has id {}", member.username, member.id);
+            Ok(())
+        }
+        Command::CreateOrg { name } => {
+            validate::label("name", &name, validate::MAX_TITLE_CHARS)?;
+            let org = app.state().store.create_org(name.trim()).await?;
+            println!("organisation `{}` has id {}", org.name, org.id);
+            Ok(())
+        }
+        Command::CreateMember { username, display_name, password, role, org } => {
+            let request = CreateMemberRequest { username, display_name, password, role, org_id: org.map(OrgId) };
+            match satchel_server::http::accounts::create_member_checked(app.state(), request).await {
+                Ok(member) => {
+                    println!("member `{}` ({}) has id {}", member.username, member.role.as_str(), member.id);
+                    Ok(())
+                }
+                Err(e) => bail!("{:?}: {}", e.0.code, e.0.message),
+            }
+        }
+    }
+}
+
+async fn serve(app: App, settings: &Settings, print_addr: bool) -> anyhow::Result<()> {
+    if app.state().store.workspace().await?.is_none() {
+        bail!("the workspace is not initialised; run `satchel-server init` first");
+    }
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("binding {}", settings.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    if print_addr {
+        println!("listening on {addr}");
+    }
+    tracing::info!(%addr, tls = settings.tls.is_some(), "serving");
+    match &settings.tls {
+        Some((cert, key)) => satchel_server::serve_tls(listener, app, cert, key, shutdown_signal()).await?,
+        None => satchel_server::serve(tokio::net::TcpListener::from_std(listener)?, app, shutdown_signal()).await?,
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,106 @@
+//! Group commit: the single writer of the event log.
+//!
+//! Every event-producing [`Write`] is queued here. The committer takes whatever has
+//! queued up while the previous transaction was syncing (up to [`MAX_BATCH`]), applies it
+//! in one transaction, waits for the fsync, and only then answers each caller and
+//! publishes the batch's events. So an acknowledgement always means "on disk", while
+//! fifty concurrent senders share one fsync instead of paying for fifty.
+//!
+//! Order: writes are applied in queue order, so a connection that queues its sends in
+//! the order it read them gets them sequenced in that order.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::store::{LoggedEvent, Outcome, Store, StoreError, Write};
+
+/// Most writes applied in one transaction.
+pub const MAX_BATCH: usize = 512;
+
+/// A batch of committed events, ascending by stream position.
+pub type EventBatch = Arc<Vec<LoggedEvent>>;
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<Outcome, CommitError>>,
+}
+
+/// Why a queued write did not produce an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The write itself was refused (not a member, bad reference, …).
+    #[error(transparent)]
+    Refused(StoreError),
+    /// The batch's transaction failed; nothing of it was written. Safe to retry.
+    #[error("the transaction failed")]
+    Failed,
+    /// The committer has stopped (server shutting down).
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+/// A handle for queueing writes. Cheap to clone.
+#[derive(Clone)]
+pub struct Committer {
+    queue: mpsc::Sender<Job>,
+}
+
+/// A write that has been queued; await it for the outcome.
+pub struct Pending(oneshot::Receiver<Result<Outcome, CommitError>>);
+
+impl Pending {
+    /// Waits until the write is durable (or refused).
+    pub async fn outcome(self) -> Result<Outcome, CommitError> {
+        self.0.await.unwrap_or(Err(CommitError::Stopped))
+    }
+}
+
+impl Committer {
+    /// Starts the writer task. Committed events are sent on `events`; the task ends
+    /// when every `Committer` handle is dropped.
+    pub fn spawn(store: Arc<dyn Store>, events: broadcast::Sender<EventBatch>) -> Committer {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(store, rx, events));
+        Committer { queue }
+    }
+
+    /// Queues a write. Writes queued from one task are applied in the order queued.
+    pub async fn enqueue(&self, write: Write) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        // If the committer is gone the reply sender is dropped with the job, and
+        // `Pending::outcome` reports `Stopped`.
+        let _ = self.queue.send(Job { write, reply }).await;
+        Pending(rx)
+    }
+
+    /// Queues a write and waits for its outcome.
+    pub async fn commit(&self, write: Write) -> Result<Outcome, CommitError> {
+        self.enqueue(write).await.outcome().await
+    }
+}
+
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, events: broadcast::Sender<EventBatch>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let (writes, replies): (Vec<Write>, Vec<_>) = jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
+        let count = writes.len();
+        match store.commit_batch(writes, crate::clock::now_millis()).await {
+            Ok(result) => {
+                if !result.events.is_empty() {
+                    // No receivers is fine: nobody is connected.
+                    let _ = events.send(Arc::new(result.events));
+                }
+                for (reply, outcome) in replies.into_iter().zip(result.outcomes) {
+                    let _ = reply.send(outcome.map_err(CommitError::Refused));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, batch = count, "commit failed; the batch will be retried by clients");
+                for reply in replies {
+                    let _ = reply.send(Err(CommitError::Failed));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Persistence behind one trait, so SQLite (the default, one office PC) and
+//! PostgreSQL (several server nodes) serve the same callers.
+//!
+//! Two kinds of writes exist:
+//! - **Event writes** ([`Write`]) change what members see in their streams. They go
+//!   through [`crate::committer`], which applies a batch of them in one transaction and
+//!   one fsync ([`Store::commit_batch`]). Each write is checked (membership, targets)
+//!   inside that transaction, so a refused write changes nothing while the others in the
+//!   batch still commit.
+//! - **Account writes** (organisations, members, sessions) produce no events and are
+//!   plain calls.
+//!
+//! Every read that takes an id from a caller also takes the caller's [`MemberId`] and
+//! answers [`StoreError::NotFound`] for objects the caller may not see, exactly as for
+//! objects that do not exist.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use satchel_protocol::*;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("opening the database failed")]
+    Open(#[source] sqlx::Error),
+    #[error("migrating the database failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database query failed")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A member together with what authorises them.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub member: Member,
+    pub device_id: DeviceId,
+}
+
+/// A member row including the password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub member: Member,
+    pub password_hash: String,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+    pub password_hash: String,
+}
+
+/// A write that produces stream events. Applied by [`Store::commit_batch`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    Send {
+        sender: MemberId,
+        device: DeviceId,
+        conversation_id: ConversationId,
+        txn_id: TxnId,
+        body: MessageBody,
+    },
+    Receipt {
+        member: MemberId,
+        conversation_id: ConversationId,
+        delivered_up_to: Option<Seq>,
+        read_up_to: Option<Seq>,
+    },
+    CreateConversation {
+        creator: MemberId,
+        kind: ConversationKind,
+        title: String,
+        org_id: Option<OrgId>,
+        order_number: Option<String>,
+        member_ids: Vec<MemberId>,
+    },
+    AddMembers {
+        actor: MemberId,
+        conversation_id: ConversationId,
+        member_ids: Vec<MemberId>,
+    },
+}
+
+/// What a successful [`Write`] produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent(api::SendAck),
+    /// The receipt after the update (unchanged if the request moved nothing forward).
+    Receipt(Receipt),
+    Conversation(Conversation),
+}
+
+/// The result of one batch: an outcome per write, in order, and the events the batch
+/// appended (ascending by position), to be pushed to connected members.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    pub outcomes: Vec<Result<Outcome, StoreError>>,
+    pub events: Vec<LoggedEvent>,
+}
+
+/// An appended event and the conversation whose members may see it.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub conversation_id: ConversationId,
+    pub event: StreamEvent,
+}
+
+/// The server's persistence. Implementations must be durable on return of
+/// `commit_batch` (the transaction is synced to disk) and must assign stream positions
+/// in commit order.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The workspace, or `None` before `init`.
+    async fn workspace(&self) -> Result<Option<Workspace>, StoreError>;
+    /// Creates the workspace and its first admin. Fails with `Conflict` if it exists.
+    async fn init_workspace(&self, name: &str, admin: NewMember) -> Result<Member, StoreError>;
+
+    async fn create_org(&self, name: &str) -> Result<Organisation, StoreError>;
+    async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError>;
+    async fn create_member(&self, member: NewMember) -> Result<Member, StoreError>;
+    /// Members `viewer` may see: staff see everyone; customers see staff and their own
+    /// organisation.
+    async fn list_members(&self, viewer: &Member) -> Result<Vec<Member>, StoreError>;
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn set_password(&self, member: MemberId, password_hash: &str) -> Result<(), StoreError>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        member: MemberId,
+        device: &DeviceId,
+        device_name: &str,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The session for a token hash, if it exists, is not revoked and has not expired
+    /// at `now`.
+    async fn session(&self, token_hash: &str, now: UnixMillis) -> Result<Option<Session>, StoreError>;
+    async fn revoke_session(&self, token_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// Applies writes in one durable transaction. A write the caller may not make fails
+    /// alone; a database failure fails the whole batch (nothing is written).
+    async fn commit_batch(&self, writes: Vec<Write>, now: UnixMillis) -> Result<BatchResult, StoreError>;
+
+    async fn conversations_of(&self, member: MemberId) -> Result<Vec<Conversation>, StoreError>;
+    async fn conversation(&self, viewer: MemberId, id: ConversationId) -> Result<Conversation, StoreError>;
+    /// A page of history, ascending. `before`/`after` are exclusive bounds on `seq`;
+    /// with `before` the page is the newest `limit` messages below it, with `after` the
+    /// oldest above it.
+    async fn history(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+        before: Option<Seq>,
+        after: Option<Seq>,
+        limit: u32,
+    ) -> Result<api::HistoryPage, StoreError>;
+    async fn receipts(&self, viewer: MemberId, id: ConversationId) -> Result<Vec<Receipt>, StoreError>;
+    /// Events after `after` in conversations `member` belongs to, ascending, at most
+    /// `limit`.
+    async fn events_after(
+        &self,
+        member: MemberId,
+        after: StreamPos,
+        limit: u32,
+    ) -> Result<Vec<StreamEvent>, StoreError>;
+    /// The newest stream position in the whole log (0 when empty).
+    async fn head(&self) -> Result<StreamPos, StoreError>;
+    /// Whether `member` belongs to the conversation.
+    async fn is_member(&self, member: MemberId, id: ConversationId) -> Result<bool, StoreError>;
+}

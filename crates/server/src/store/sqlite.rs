@@ -1,0 +1,801 @@
+//! The SQLite store: one file in WAL mode with `synchronous=FULL`, so a commit is on
+//! disk when it returns. All writes go through one connection (SQLite has one writer
+//! anyway); reads use a small pool of their own so they never queue behind a commit.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use satchel_protocol::api::{HistoryPage, SendAck};
+use satchel_protocol::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+use super::*;
+
+/// A SQLite database file holding one workspace.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`)
+    /// and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Open)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Open)?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await.map_err(StoreError::Migrate)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::Open)?;
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+fn member_from_row(row: &SqliteRow) -> Result<Member, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(Member {
+        id: MemberId(row.try_get("id")?),
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+    })
+}
+
+const MEMBER_COLUMNS: &str = "id, username, display_name, role, org_id";
+
+fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
+    let body: String = row.try_get("body")?;
+    Ok(Message {
+        id: MessageId(row.try_get("id")?),
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        seq: Seq(row.try_get("seq")?),
+        sender_id: MemberId(row.try_get("sender_id")?),
+        sender_device: DeviceId(row.try_get("device_id")?),
+        txn_id: TxnId(row.try_get("txn_id")?),
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        sent_at: row.try_get("sent_at")?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, device_id, txn_id, body, sent_at";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+async fn load_conversation(conn: &mut SqliteConnection, id: ConversationId) -> Result<Conversation, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, kind, title, org_id, order_number, last_seq, created_at FROM conversations WHERE id = ?",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let members: Vec<i64> = sqlx::query_scalar(
+        "SELECT member_id FROM memberships WHERE conversation_id = ? ORDER BY member_id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let kind: String = row.try_get("kind")?;
+    Ok(Conversation {
+        id,
+        kind: ConversationKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("conversation kind {kind}")))?,
+        title: row.try_get("title")?,
+        org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+        order_number: row.try_get("order_number")?,
+        members: members.into_iter().map(MemberId).collect(),
+        last_seq: Seq(row.try_get("last_seq")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+async fn tx_is_member(tx: &mut Tx, member: MemberId, id: ConversationId) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM memberships WHERE conversation_id = ? AND member_id = ?",
+    )
+    .bind(id.0)
+    .bind(member.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+async fn tx_member(tx: &mut Tx, id: MemberId) -> Result<Member, StoreError> {
+    let row = sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    member_from_row(&row)
+}
+
+async fn append_event(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    event: Event,
+    log: &mut Vec<LoggedEvent>,
+) -> Result<(), StoreError> {
+    let pos: i64 = sqlx::query_scalar(
+        "INSERT INTO events (conversation_id, payload) VALUES (?, ?) RETURNING pos",
+    )
+    .bind(conversation_id.0)
+    .bind(to_json(&event)?)
+    .fetch_one(&mut **tx)
+    .await?;
+    log.push(LoggedEvent { conversation_id, event: StreamEvent { pos: StreamPos(pos), event } });
+    Ok(())
+}
+
+/// Checks the rule that keeps organisations apart: a customer may only be in a
+/// conversation of their own organisation, and only staff may be in internal ones.
+fn check_membership_rules(
+    kind: ConversationKind,
+    org_id: Option<OrgId>,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    for m in members {
+        if m.role == Role::Customer && (org_id.is_none() || m.org_id != org_id) {
+            return Err(StoreError::Forbidden(format!(
+                "member {} belongs to another organisation",
+                m.id
+            )));
+        }
+    }
+    if kind == ConversationKind::Direct && members.len() != 2 {
+        return Err(StoreError::Invalid("a direct conversation has exactly two members".into()));
+    }
+    Ok(())
+}
+
+/// Resolves the `MessageId` references a body makes: each must be a message in the
+/// same conversation, and edits and recalls must target the actor's own messages.
+async fn check_references(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    sender: MemberId,
+    body: &MessageBody,
+) -> Result<(), StoreError> {
+    let (targets, own_only): (Vec<MessageId>, bool) = match body {
+        MessageBody::Text { reply_to, .. } => (reply_to.iter().copied().collect(), false),
+        MessageBody::Edit { target, .. } | MessageBody::Recall { target } => (vec![*target], true),
+        _ => (Vec::new(), false),
+    };
+    for target in targets {
+        let owner: Option<i64> = sqlx::query_scalar(
+            "SELECT sender_id FROM messages WHERE id = ? AND conversation_id = ?",
+        )
+        .bind(target.0)
+        .bind(conversation_id.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        match owner {
+            None => return Err(StoreError::Invalid(format!("message {target} is not in this conversation"))),
+            Some(owner) if own_only && owner != sender.0 => {
+                return Err(StoreError::Forbidden("only the sender may edit or recall a message".into()))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn apply_send(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    sender: MemberId,
+    device: DeviceId,
+    conversation_id: ConversationId,
+    txn_id: TxnId,
+    body: MessageBody,
+) -> Result<Outcome, StoreError> {
+    // A replay answers the original, whatever conversation it names now.
+    let existing = sqlx::query("SELECT id, conversation_id, seq, sent_at, sender_id FROM messages WHERE device_id = ? AND txn_id = ?")
+        .bind(device.as_str())
+        .bind(txn_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = existing {
+        let original_sender: i64 = row.try_get("sender_id")?;
+        if original_sender != sender.0 {
+            // Device ids are per profile; another member on the same id is a forged
+            // replay and must learn nothing about the original.
+            return Err(StoreError::Conflict("transaction id already used".into()));
+        }
+        return Ok(Outcome::Sent(SendAck {
+            conversation_id: ConversationId(row.try_get("conversation_id")?),
+            message_id: MessageId(row.try_get("id")?),
+            seq: Seq(row.try_get("seq")?),
+            sent_at: row.try_get("sent_at")?,
+            duplicate: true,
+        }));
+    }
+    if !tx_is_member(tx, sender, conversation_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    check_references(tx, conversation_id, sender, &body).await?;
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+    )
+    .bind(conversation_id.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (conversation_id, seq, sender_id, device_id, txn_id, body, sent_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(conversation_id.0)
+    .bind(seq)
+    .bind(sender.0)
+    .bind(device.as_str())
+    .bind(txn_id.as_str())
+    .bind(to_json(&body)?)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let message = Message {
+        id: MessageId(id),
+        conversation_id,
+        seq: Seq(seq),
+        sender_id: sender,
+        sender_device: device,
+        txn_id,
+        body,
+        sent_at: now,
+    };
+    append_event(tx, conversation_id, Event::Message { message }, log).await?;
+    Ok(Outcome::Sent(SendAck {
+        conversation_id,
+        message_id: MessageId(id),
+        seq: Seq(seq),
+        sent_at: now,
+        duplicate: false,
+    }))
+}
+
+async fn apply_receipt(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    member: MemberId,
+    conversation_id: ConversationId,
+    delivered_up_to: Option<Seq>,
+    read_up_to: Option<Seq>,
+) -> Result<Outcome, StoreError> {
+    if !tx_is_member(tx, member, conversation_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = ?")
+        .bind(conversation_id.0)
+        .fetch_one(&mut **tx)
+        .await?;
+    let current = sqlx::query(
+        "SELECT delivered_up_to, read_up_to FROM receipts WHERE conversation_id = ? AND member_id = ?",
+    )
+    .bind(conversation_id.0)
+    .bind(member.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (old_delivered, old_read) = match &current {
+        Some(row) => (row.try_get::<i64, _>("delivered_up_to")?, row.try_get::<i64, _>("read_up_to")?),
+        None => (0, 0),
+    };
+    // Positions only grow and never pass the newest message.
+    let clamp = |asked: Option<Seq>, old: i64| asked.map_or(old, |s| s.0.min(last_seq).max(old));
+    let read = clamp(read_up_to, old_read);
+    // Reading implies delivery.
+    let delivered = clamp(delivered_up_to, old_delivered).max(read);
+    let receipt = Receipt {
+        conversation_id,
+        member_id: member,
+        delivered_up_to: Seq(delivered),
+        read_up_to: Seq(read),
+        updated_at: now,
+    };
+    if current.is_some() && delivered == old_delivered && read == old_read {
+        return Ok(Outcome::Receipt(receipt));
+    }
+    sqlx::query(
+        "INSERT INTO receipts (conversation_id, member_id, delivered_up_to, read_up_to, updated_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (conversation_id, member_id) DO UPDATE SET
+           delivered_up_to = excluded.delivered_up_to, read_up_to = excluded.read_up_to,
+           updated_at = excluded.updated_at",
+    )
+    .bind(conversation_id.0)
+    .bind(member.0)
+    .bind(delivered)
+    .bind(read)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    append_event(tx, conversation_id, Event::Receipt { receipt }, log).await?;
+    Ok(Outcome::Receipt(receipt))
+}
+
+async fn load_members(tx: &mut Tx, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
+    let mut members = Vec::with_capacity(ids.len());
+    for id in ids {
+        match tx_member(tx, *id).await {
+            Ok(m) => members.push(m),
+            Err(StoreError::NotFound) => {
+                return Err(StoreError::Invalid(format!("member {id} does not exist")))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(members)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_create_conversation(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    creator: MemberId,
+    kind: ConversationKind,
+    title: String,
+    org_id: Option<OrgId>,
+    order_number: Option<String>,
+    member_ids: Vec<MemberId>,
+) -> Result<Outcome, StoreError> {
+    let creator_member = tx_member(tx, creator).await?;
+    if !creator_member.role.is_staff() {
+        return Err(StoreError::Forbidden("only staff create conversations".into()));
+    }
+    if kind == ConversationKind::Order && (org_id.is_none() || order_number.is_none()) {
+        return Err(StoreError::Invalid("an order conversation needs an organisation and an order number".into()));
+    }
+    if kind != ConversationKind::Order && order_number.is_some() {
+        return Err(StoreError::Invalid("only order conversations have an order number".into()));
+    }
+    if let Some(org) = org_id {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
+            .bind(org.0)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::Invalid(format!("organisation {org} does not exist")));
+        }
+    }
+    let mut ids = member_ids;
+    ids.push(creator);
+    ids.sort();
+    ids.dedup();
+    let members = load_members(tx, &ids).await?;
+    check_membership_rules(kind, org_id, &members)?;
+    if let Some(number) = &order_number {
+        let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE order_number = ?")
+            .bind(number)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!("order number {number} exists")));
+        }
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO conversations (kind, title, org_id, order_number, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(kind.as_str())
+    .bind(&title)
+    .bind(org_id.map(|o| o.0))
+    .bind(&order_number)
+    .bind(creator.0)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    for member in &ids {
+        sqlx::query("INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(member.0)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let conversation = load_conversation(&mut **tx, ConversationId(id)).await?;
+    append_event(tx, conversation.id, Event::Conversation { conversation: conversation.clone() }, log).await?;
+    Ok(Outcome::Conversation(conversation))
+}
+
+async fn apply_add_members(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    actor: MemberId,
+    conversation_id: ConversationId,
+    member_ids: Vec<MemberId>,
+) -> Result<Outcome, StoreError> {
+    if !tx_is_member(tx, actor, conversation_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    if !tx_member(tx, actor).await?.role.is_staff() {
+        return Err(StoreError::Forbidden("only staff add members".into()));
+    }
+    let before = load_conversation(&mut **tx, conversation_id).await?;
+    let mut ids = before.members.clone();
+    ids.extend(member_ids);
+    ids.sort();
+    ids.dedup();
+    let members = load_members(tx, &ids).await?;
+    check_membership_rules(before.kind, before.org_id, &members)?;
+    if ids == before.members {
+        return Ok(Outcome::Conversation(before));
+    }
+    for member in ids.iter().filter(|m| !before.members.contains(m)) {
+        sqlx::query("INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)")
+            .bind(conversation_id.0)
+            .bind(member.0)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let conversation = load_conversation(&mut **tx, conversation_id).await?;
+    append_event(tx, conversation_id, Event::Conversation { conversation: conversation.clone() }, log).await?;
+    Ok(Outcome::Conversation(conversation))
+}
+
+async fn apply(tx: &mut Tx, now: UnixMillis, log: &mut Vec<LoggedEvent>, write: Write) -> Result<Outcome, StoreError> {
+    match write {
+        Write::Send { sender, device, conversation_id, txn_id, body } => {
+            apply_send(tx, now, log, sender, device, conversation_id, txn_id, body).await
+        }
+        Write::Receipt { member, conversation_id, delivered_up_to, read_up_to } => {
+            apply_receipt(tx, now, log, member, conversation_id, delivered_up_to, read_up_to).await
+        }
+        Write::CreateConversation { creator, kind, title, org_id, order_number, member_ids } => {
+            apply_create_conversation(tx, now, log, creator, kind, title, org_id, order_number, member_ids)
+                .await
+        }
+        Write::AddMembers { actor, conversation_id, member_ids } => {
+            apply_add_members(tx, now, log, actor, conversation_id, member_ids).await
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn workspace(&self) -> Result<Option<Workspace>, StoreError> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM workspace WHERE id = 1")
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(name.map(|name| Workspace { name }))
+    }
+
+    async fn init_workspace(&self, name: &str, admin: NewMember) -> Result<Member, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let now = crate::clock::now_millis();
+        let inserted = sqlx::query("INSERT INTO workspace (id, name, created_at) VALUES (1, ?, ?)")
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict("the workspace is already initialised".into()))
+            }
+            other => {
+                other?;
+            }
+        }
+        let id = insert_member(&mut tx, &admin, now).await?;
+        tx.commit().await?;
+        Ok(Member {
+            id: MemberId(id),
+            username: admin.username,
+            display_name: admin.display_name,
+            role: admin.role,
+            org_id: admin.org_id,
+        })
+    }
+
+    async fn create_org(&self, name: &str) -> Result<Organisation, StoreError> {
+        let inserted = sqlx::query_scalar("INSERT INTO orgs (name, created_at) VALUES (?, ?) RETURNING id")
+            .bind(name)
+            .bind(crate::clock::now_millis())
+            .fetch_one(&self.writer)
+            .await;
+        match inserted {
+            Ok(id) => Ok(Organisation { id: OrgId(id), name: name.to_owned() }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("organisation {name} exists"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM orgs ORDER BY id").fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| Ok(Organisation { id: OrgId(r.try_get("id")?), name: r.try_get("name")? }))
+            .collect()
+    }
+
+    async fn create_member(&self, member: NewMember) -> Result<Member, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(org) = member.org_id {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
+                .bind(org.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::Invalid(format!("organisation {org} does not exist")));
+            }
+        }
+        let id = insert_member(&mut tx, &member, crate::clock::now_millis()).await?;
+        tx.commit().await?;
+        Ok(Member {
+            id: MemberId(id),
+            username: member.username,
+            display_name: member.display_name,
+            role: member.role,
+            org_id: member.org_id,
+        })
+    }
+
+    async fn list_members(&self, viewer: &Member) -> Result<Vec<Member>, StoreError> {
+        let rows = if viewer.role.is_staff() {
+            sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members ORDER BY id"))
+                .fetch_all(&self.reader)
+                .await?
+        } else {
+            sqlx::query(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE role != 'customer' OR org_id = ? ORDER BY id"
+            ))
+            .bind(viewer.org_id.map(|o| o.0))
+            .fetch_all(&self.reader)
+            .await?
+        };
+        rows.iter().map(member_from_row).collect()
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {MEMBER_COLUMNS}, password_hash FROM members WHERE username = ?"))
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| Ok(Credentials { member: member_from_row(&r)?, password_hash: r.try_get("password_hash")? }))
+            .transpose()
+    }
+
+    async fn set_password(&self, member: MemberId, password_hash: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE members SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(member.0)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        member: MemberId,
+        device: &DeviceId,
+        device_name: &str,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, member_id, device_id, device_name, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(member.0)
+        .bind(device.as_str())
+        .bind(device_name)
+        .bind(crate::clock::now_millis())
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str, now: UnixMillis) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.id, m.username, m.display_name, m.role, m.org_id, s.device_id
+             FROM sessions s JOIN members m ON m.id = s.member_id
+             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| Ok(Session { member: member_from_row(&r)?, device_id: DeviceId(r.try_get("device_id")?) }))
+            .transpose()
+    }
+
+    async fn revoke_session(&self, token_hash: &str, now: UnixMillis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit_batch(&self, writes: Vec<Write>, now: UnixMillis) -> Result<BatchResult, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut result = BatchResult::default();
+        for write in writes {
+            match apply(&mut tx, now, &mut result.events, write).await {
+                // A database failure poisons the transaction: give up on the whole batch.
+                Err(e @ (StoreError::Query(_) | StoreError::Corrupt(_))) => return Err(e),
+                other => result.outcomes.push(other),
+            }
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    async fn conversations_of(&self, member: MemberId) -> Result<Vec<Conversation>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT conversation_id FROM memberships WHERE member_id = ? ORDER BY conversation_id",
+        )
+        .bind(member.0)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.reader.acquire().await?;
+        for id in ids {
+            out.push(load_conversation(&mut conn, ConversationId(id)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn conversation(&self, viewer: MemberId, id: ConversationId) -> Result<Conversation, StoreError> {
+        if !self.is_member(viewer, id).await? {
+            return Err(StoreError::NotFound);
+        }
+        load_conversation(&mut *self.reader.acquire().await?, id).await
+    }
+
+    async fn history(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+        before: Option<Seq>,
+        after: Option<Seq>,
+        limit: u32,
+    ) -> Result<HistoryPage, StoreError> {
+        if !self.is_member(viewer, id).await? {
+            return Err(StoreError::NotFound);
+        }
+        let limit = i64::from(limit.clamp(1, 1000));
+        // Fetch one extra row to learn whether more exist.
+        let mut messages = if let Some(after) = after {
+            let rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? AND seq < ?
+                 ORDER BY seq ASC LIMIT ?"
+            ))
+            .bind(id.0)
+            .bind(after.0)
+            .bind(before.map_or(i64::MAX, |b| b.0))
+            .bind(limit + 1)
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?
+        } else {
+            let rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ?
+                 ORDER BY seq DESC LIMIT ?"
+            ))
+            .bind(id.0)
+            .bind(before.map_or(i64::MAX, |b| b.0))
+            .bind(limit + 1)
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?
+        };
+        let has_more = messages.len() as i64 > limit;
+        messages.truncate(limit as usize);
+        messages.sort_by_key(|m| m.seq);
+        Ok(HistoryPage { messages, has_more })
+    }
+
+    async fn receipts(&self, viewer: MemberId, id: ConversationId) -> Result<Vec<Receipt>, StoreError> {
+        if !self.is_member(viewer, id).await? {
+            return Err(StoreError::NotFound);
+        }
+        let rows = sqlx::query(
+            "SELECT member_id, delivered_up_to, read_up_to, updated_at FROM receipts
+             WHERE conversation_id = ? ORDER BY member_id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Receipt {
+                    conversation_id: id,
+                    member_id: MemberId(r.try_get("member_id")?),
+                    delivered_up_to: Seq(r.try_get("delivered_up_to")?),
+                    read_up_to: Seq(r.try_get("read_up_to")?),
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn events_after(&self, member: MemberId, after: StreamPos, limit: u32) -> Result<Vec<StreamEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT pos, payload FROM events
+             WHERE pos > ? AND conversation_id IN (SELECT conversation_id FROM memberships WHERE member_id = ?)
+             ORDER BY pos LIMIT ?",
+        )
+        .bind(after.0)
+        .bind(member.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = r.try_get("payload")?;
+                Ok(StreamEvent {
+                    pos: StreamPos(r.try_get("pos")?),
+                    event: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn head(&self) -> Result<StreamPos, StoreError> {
+        let pos: Option<i64> = sqlx::query_scalar("SELECT MAX(pos) FROM events").fetch_one(&self.reader).await?;
+        Ok(StreamPos(pos.unwrap_or(0)))
+    }
+
+    async fn is_member(&self, member: MemberId, id: ConversationId) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM memberships WHERE conversation_id = ? AND member_id = ?",
+        )
+        .bind(id.0)
+        .bind(member.0)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.is_some())
+    }
+}
+
+async fn insert_member(tx: &mut Tx, member: &NewMember, now: UnixMillis) -> Result<i64, StoreError> {
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO members (username, display_name, role, org_id, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&member.username)
+    .bind(&member.display_name)
+    .bind(member.role.as_str())
+    .bind(member.org_id.map(|o| o.0))
+    .bind(&member.password_hash)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await;
+    match inserted {
+        Ok(id) => Ok(id),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("username {} is taken", member.username))),
+        Err(e) => Err(e.into()),
+    }
+}
