@@ -1,1 +1,24 @@
+//! The Satchel sync engine: everything a client does except drawing.
+//!
+//! Map:
+//! - [`engine`]: [`Engine`], the API a UI drives — sign in, send, read history, mark
+//!   read, subscribe to changes.
+//! - [`sync`]: the live connection and the outbox protocol (exactly-once sends,
+//!   resume from the stored stream position, classified retries).
+//! - [`local`]: the profile's SQLite database (history, outbox, receipts, position).
+//! - [`api`]: a typed HTTP client for the server's routes.
+//! - [`token`]: where the session token is kept.
+//! - [`error`]: [`EngineError`] with its retry class.
+//!
+//! The engine never imports a UI framework; the desktop shell adapts it.
 
+pub mod api;
+pub mod engine;
+pub mod error;
+pub mod local;
+pub mod sync;
+pub mod token;
+
+pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
+pub use error::EngineError;
+pub use local::{ConversationSummary, LocalMessage, SendState};

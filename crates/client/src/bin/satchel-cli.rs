@@ -1,1 +1,213 @@
-fn main(){}
+//! `satchel-cli`: a headless Satchel client on the sync engine, for scripts, demos and
+//! the tests that kill a client process.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use satchel_client::{Change, Engine};
+use satchel_protocol::api::CreateConversationRequest;
+use satchel_protocol::*;
+
+#[derive(Parser)]
+#[command(name = "satchel-cli", version, about = "Headless Satchel client")]
+struct Cli {
+    /// Profile folder (one account's local history and token).
+    #[arg(long, env = "SATCHEL_PROFILE")]
+    profile: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in and remember the server.
+    Login {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "SATCHEL_PASSWORD")]
+        password: String,
+    },
+    /// Revoke the session and forget the token.
+    Logout,
+    /// List conversations with unread counts.
+    Conversations,
+    /// Create a conversation (staff).
+    CreateConversation {
+        #[arg(long, value_parser = parse_kind)]
+        kind: ConversationKind,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        org: Option<i64>,
+        #[arg(long)]
+        order_number: Option<String>,
+        /// Member ids besides yourself.
+        #[arg(long = "member")]
+        members: Vec<i64>,
+    },
+    /// Queue a text message, then sync until it is acknowledged or `--wait` passes
+    /// (it stays in the outbox either way and goes out on the next sync).
+    Send {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+        text: Vec<String>,
+    },
+    /// Queue `count` numbered messages `<prefix>-<n>`, then sync until idle.
+    SendMany {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Sync until caught up with an empty outbox (or forever with --forever).
+    Sync {
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+        #[arg(long)]
+        forever: bool,
+    },
+    /// Print new messages as they arrive.
+    Tail,
+    /// Print a conversation's local history.
+    History {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Mark messages read up to a sequence number.
+    Read {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        up_to: i64,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<ConversationKind, String> {
+    ConversationKind::parse(s).ok_or_else(|| format!("unknown kind `{s}` (order, direct, group)"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let engine = Engine::open(&cli.profile, None).await.context("opening the profile")?;
+    let result = run(&engine, cli.command).await;
+    engine.close().await;
+    result
+}
+
+async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Login { server, username, password } => {
+            let account = engine.login(&server, &username, &password).await?;
+            println!(
+                "signed in to {} as {} ({})",
+                account.workspace.name,
+                account.member.display_name,
+                account.member.role.as_str()
+            );
+        }
+        Command::Logout => {
+            engine.logout().await?;
+            println!("signed out");
+        }
+        Command::Conversations => {
+            sync_until_idle(engine, 30).await?;
+            for s in engine.conversations().await? {
+                let last = s.last_message.map(|m| m.body.summary()).unwrap_or_default();
+                println!("{}\t{}\t{:?}\tunread {}\t{}", s.conversation.id, s.conversation.title, s.conversation.kind, s.unread, last);
+            }
+        }
+        Command::CreateConversation { kind, title, org, order_number, members } => {
+            let conversation = engine
+                .api()?
+                .create_conversation(&CreateConversationRequest {
+                    kind,
+                    title,
+                    org_id: org.map(OrgId),
+                    order_number,
+                    member_ids: members.into_iter().map(MemberId).collect(),
+                })
+                .await?;
+            println!("{}", conversation.id);
+        }
+        Command::Send { conversation, wait, text } => {
+            let message = engine.send_text(ConversationId(conversation), &text.join(" "), None).await?;
+            println!("queued {}", message.txn_id);
+            sync_until_idle(engine, wait).await?;
+        }
+        Command::SendMany { conversation, count, prefix, wait } => {
+            for n in 1..=count {
+                engine.send_text(ConversationId(conversation), &format!("{prefix}-{n}"), None).await?;
+            }
+            println!("queued {count}");
+            sync_until_idle(engine, wait).await?;
+        }
+        Command::Sync { wait, forever } => {
+            if forever {
+                engine.start().await?;
+                std::future::pending::<()>().await;
+            }
+            sync_until_idle(engine, wait).await?;
+        }
+        Command::Tail => {
+            let mut changes = engine.subscribe();
+            engine.start().await?;
+            let mut shown: std::collections::HashMap<ConversationId, Option<i64>> = Default::default();
+            loop {
+                let batch = changes.recv().await?;
+                for change in batch.iter() {
+                    if let Change::Messages { conversation_id } = change {
+                        let after = shown.get(conversation_id).copied().flatten();
+                        for m in engine.messages(*conversation_id, None, 200).await? {
+                            if m.seq.is_some() && after.is_none_or(|a| m.seq.map(|s| s.0) > Some(a)) {
+                                println!("{}#{}\t{}\t{}", conversation_id, m.seq.map_or(0, |s| s.0), m.sender_id, m.body.summary());
+                                shown.insert(*conversation_id, m.seq.map(|s| s.0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Command::History { conversation, limit } => {
+            for m in engine.messages(ConversationId(conversation), None, limit).await? {
+                let seq = m.seq.map_or_else(|| "-".to_owned(), |s| s.to_string());
+                println!("{seq}\t{}\t{:?}\t{}", m.sender_id, m.state, m.body.summary());
+            }
+        }
+        Command::Read { conversation, up_to } => {
+            engine.mark_read(ConversationId(conversation), Seq(up_to)).await?;
+            sync_until_idle(engine, 30).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn sync_until_idle(engine: &Engine, wait: u64) -> anyhow::Result<()> {
+    engine.start().await?;
+    if !engine.wait_until_idle(Duration::from_secs(wait)).await {
+        let state = engine.status().borrow().clone();
+        engine.stop().await;
+        bail!("not idle after {wait} s (connection: {state:?}); unsent messages stay in the outbox");
+    }
+    engine.stop().await;
+    Ok(())
+}

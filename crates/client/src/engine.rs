@@ -1,0 +1,401 @@
+//! The engine a UI (or the CLI) drives: one signed-in profile, its local history, its
+//! outbox and its live connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use satchel_protocol::api::LoginRequest;
+use satchel_protocol::*;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch, Mutex, Notify};
+use tokio::task::JoinHandle;
+
+use crate::api::ApiClient;
+use crate::error::EngineError;
+use crate::local::{ConversationSummary, LocalDb, LocalMessage, Touched};
+use crate::token::{FileTokenStore, TokenStore};
+
+/// The signed-in account of a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub server_url: String,
+    pub member: Member,
+    pub workspace: Workspace,
+}
+
+/// The live connection as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Not started, or stopped.
+    Idle,
+    Connecting,
+    /// Connected, replaying what was missed.
+    Syncing,
+    /// Caught up; new events arrive as they happen.
+    Online,
+    /// Disconnected; the next attempt is in `retry_in_ms`.
+    Offline { reason: String, retry_in_ms: u64 },
+    /// The server no longer accepts the session; sign in again.
+    SignedOut,
+}
+
+/// Something the UI should re-read. Emitted in batches after each local commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Conversations,
+    Messages { conversation_id: ConversationId },
+    Receipts { conversation_id: ConversationId },
+    Outbox,
+    Connection { state: ConnectionState },
+}
+
+/// Changes from one commit. A receiver that lags (`RecvError::Lagged`) should reload
+/// everything it shows.
+pub type ChangeBatch = Arc<Vec<Change>>;
+
+pub(crate) struct Inner {
+    pub(crate) db: LocalDb,
+    pub(crate) device: DeviceId,
+    pub(crate) tokens: Arc<dyn TokenStore>,
+    pub(crate) account: RwLock<Option<Account>>,
+    pub(crate) changes: broadcast::Sender<ChangeBatch>,
+    pub(crate) status: watch::Sender<ConnectionState>,
+    /// Wakes the sync task when the outbox or own receipts change.
+    pub(crate) wake: Notify,
+    sync: Mutex<Option<(JoinHandle<()>, watch::Sender<bool>)>>,
+    profile_dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Inner {
+    pub(crate) fn emit_touched(&self, touched: &Touched) {
+        let mut batch = Vec::new();
+        if touched.conversations || !touched.messages.is_empty() {
+            batch.push(Change::Conversations);
+        }
+        batch.extend(touched.messages.iter().map(|&conversation_id| Change::Messages { conversation_id }));
+        batch.extend(touched.receipts.iter().map(|&conversation_id| Change::Receipts { conversation_id }));
+        if touched.outbox {
+            batch.push(Change::Outbox);
+        }
+        self.emit(batch);
+    }
+
+    pub(crate) fn emit(&self, batch: Vec<Change>) {
+        if !batch.is_empty() {
+            let _ = self.changes.send(Arc::new(batch));
+        }
+    }
+
+    pub(crate) fn set_status(&self, state: ConnectionState) {
+        if *self.status.borrow() != state {
+            self.status.send_replace(state.clone());
+            self.emit(vec![Change::Connection { state }]);
+        }
+    }
+
+    pub(crate) fn account(&self) -> Option<Account> {
+        self.account.read().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub(crate) fn api(&self) -> Result<ApiClient, EngineError> {
+        let account = self.account().ok_or(EngineError::NotSignedIn)?;
+        let token = self.tokens.load().map_err(EngineError::TokenStore)?.ok_or(EngineError::NotSignedIn)?;
+        Ok(ApiClient::new(&account.server_url)?.with_token(token))
+    }
+}
+
+/// One profile: a folder holding its database and (by default) its token. Two engines
+/// can never share a profile folder — the second `open` fails with `ProfileLocked` — and
+/// a profile signed in to one account refuses to sign in to another, so accounts on one
+/// machine never mix.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens the profile at `dir`, creating it if needed. With `tokens` absent the
+    /// token is kept in `dir/token`.
+    pub async fn open(dir: &Path, tokens: Option<Arc<dyn TokenStore>>) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::CreateProfileDir { path: dir.to_owned(), source })?;
+        let lock_path = dir.join("profile.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| EngineError::CreateProfileDir { path: lock_path.clone(), source })?;
+        if lock.try_lock().is_err() {
+            return Err(EngineError::ProfileLocked(dir.to_owned()));
+        }
+        let db = LocalDb::open(&dir.join("satchel.db")).await?;
+        let device = match db.get("device_id").await? {
+            Some(id) => DeviceId(id),
+            None => {
+                let id = DeviceId(uuid::Uuid::new_v4().simple().to_string());
+                db.set("device_id", id.as_str()).await?;
+                id
+            }
+        };
+        let account = match db.get("account").await? {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| EngineError::Corrupt(e.to_string()))?),
+            None => None,
+        };
+        let tokens = tokens.unwrap_or_else(|| Arc::new(FileTokenStore::new(dir.join("token"))));
+        let (changes, _) = broadcast::channel(1024);
+        let (status, _) = watch::channel(ConnectionState::Idle);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                db,
+                device,
+                tokens,
+                account: RwLock::new(account),
+                changes,
+                status,
+                wake: Notify::new(),
+                sync: Mutex::new(None),
+                profile_dir: dir.to_owned(),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The profile folder.
+    pub fn profile_dir(&self) -> &Path {
+        &self.inner.profile_dir
+    }
+
+    /// This profile's device id (stable for the profile's lifetime).
+    pub fn device_id(&self) -> &DeviceId {
+        &self.inner.device
+    }
+
+    /// The signed-in account, if any.
+    pub fn account(&self) -> Option<Account> {
+        self.inner.account()
+    }
+
+    /// An authenticated HTTP client for calls the engine does not wrap (account
+    /// administration, creating conversations).
+    pub fn api(&self) -> Result<ApiClient, EngineError> {
+        self.inner.api()
+    }
+
+    /// Signs in. A profile that already holds another account's history refuses.
+    pub async fn login(&self, server_url: &str, username: &str, password: &str) -> Result<Account, EngineError> {
+        let api = ApiClient::new(server_url)?;
+        let response = api
+            .login(&LoginRequest {
+                username: username.to_owned(),
+                password: password.to_owned(),
+                device_id: self.inner.device.clone(),
+                device_name: hostname(),
+            })
+            .await?;
+        let account = Account {
+            server_url: api.server_url().to_owned(),
+            member: response.member,
+            workspace: response.workspace,
+        };
+        if let Some(existing) = self.inner.db.get("account").await? {
+            let existing: Account = serde_json::from_str(&existing).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            if existing.server_url != account.server_url || existing.member.id != account.member.id {
+                return Err(EngineError::ProfileBelongsToAnother {
+                    existing: format!("{} at {}", existing.member.username, existing.server_url),
+                    requested: format!("{} at {}", account.member.username, account.server_url),
+                });
+            }
+        }
+        self.inner.tokens.save(&response.token).map_err(EngineError::TokenStore)?;
+        self.inner.db.set("account", &serde_json::to_string(&account).map_err(|e| EngineError::Corrupt(e.to_string()))?).await?;
+        *self.inner.account.write().unwrap_or_else(|p| p.into_inner()) = Some(account.clone());
+        if let Ok(members) = self.api()?.members().await {
+            self.inner.db.store_members(&members).await?;
+        }
+        Ok(account)
+    }
+
+    /// Revokes the session on the server (best effort) and forgets the token. The
+    /// local history stays; signing in again to the same account resumes it.
+    pub async fn logout(&self) -> Result<(), EngineError> {
+        self.stop().await;
+        if let Ok(api) = self.api() {
+            let _ = api.logout().await;
+        }
+        self.inner.tokens.clear().map_err(EngineError::TokenStore)?;
+        self.inner.set_status(ConnectionState::SignedOut);
+        Ok(())
+    }
+
+    /// Starts (or restarts) the sync task: connect, resume, send the outbox, keep
+    /// reconnecting with backoff until [`Engine::stop`].
+    pub async fn start(&self) -> Result<(), EngineError> {
+        self.inner.api()?;
+        let mut sync = self.inner.sync.lock().await;
+        if let Some((handle, _)) = sync.as_ref() {
+            if !handle.is_finished() {
+                return Ok(());
+            }
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(crate::sync::run(self.inner.clone(), stop_rx));
+        *sync = Some((handle, stop_tx));
+        Ok(())
+    }
+
+    /// Stops the sync task and waits for it. Queued messages stay in the outbox.
+    pub async fn stop(&self) {
+        let taken = self.inner.sync.lock().await.take();
+        if let Some((handle, stop)) = taken {
+            let _ = stop.send(true);
+            let _ = handle.await;
+        }
+        self.inner.set_status(ConnectionState::Idle);
+    }
+
+    /// Stops syncing and closes the database.
+    pub async fn close(&self) {
+        self.stop().await;
+        self.inner.db.close().await;
+    }
+
+    /// Queues a text message (validated first; nothing is queued if it is invalid).
+    pub async fn send_text(
+        &self,
+        conversation_id: ConversationId,
+        text: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<LocalMessage, EngineError> {
+        self.send(conversation_id, MessageBody::Text { text: text.to_owned(), reply_to }).await
+    }
+
+    /// Queues any message body. It is on disk in the outbox when this returns, and is
+    /// delivered exactly once, whenever the server is reachable.
+    pub async fn send(&self, conversation_id: ConversationId, body: MessageBody) -> Result<LocalMessage, EngineError> {
+        validate::message_body(&body)?;
+        let account = self.account().ok_or(EngineError::NotSignedIn)?;
+        let txn_id = TxnId(uuid::Uuid::new_v4().simple().to_string());
+        let message =
+            self.inner.db.queue_send(account.member.id, &self.inner.device, conversation_id, &txn_id, &body).await?;
+        let mut touched = Touched { outbox: true, ..Touched::default() };
+        touched.messages.push(conversation_id);
+        self.inner.emit_touched(&touched);
+        self.inner.wake.notify_one();
+        Ok(message)
+    }
+
+    /// Requeues a failed message with its original transaction id.
+    pub async fn retry(&self, txn_id: &TxnId) -> Result<(), EngineError> {
+        let touched = self.inner.db.retry_send(txn_id).await?;
+        self.inner.emit_touched(&touched);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Removes a failed message.
+    pub async fn discard(&self, txn_id: &TxnId) -> Result<(), EngineError> {
+        let touched = self.inner.db.discard_send(txn_id).await?;
+        self.inner.emit_touched(&touched);
+        Ok(())
+    }
+
+    /// Records that the user has seen messages up to `seq` (the UI calls this when a
+    /// message is on screen in a focused window). Only this makes a message "read" for
+    /// its sender; delivery alone never does.
+    pub async fn mark_read(&self, conversation_id: ConversationId, seq: Seq) -> Result<(), EngineError> {
+        if self.inner.db.advance_my_receipt(conversation_id, None, Some(seq)).await? {
+            self.inner.emit(vec![Change::Conversations, Change::Receipts { conversation_id }]);
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Conversations, most recent activity first, with unread counts.
+    pub async fn conversations(&self) -> Result<Vec<ConversationSummary>, EngineError> {
+        let me = self.account().ok_or(EngineError::NotSignedIn)?.member.id;
+        self.inner.db.conversations(me).await
+    }
+
+    /// A page of a conversation's timeline (see [`LocalDb::messages`]).
+    pub async fn messages(
+        &self,
+        conversation_id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LocalMessage>, EngineError> {
+        self.inner.db.messages(conversation_id, before, limit).await
+    }
+
+    /// Every member's receipt in a conversation, as last synced.
+    pub async fn receipts(&self, conversation_id: ConversationId) -> Result<Vec<Receipt>, EngineError> {
+        self.inner.db.receipts(conversation_id).await
+    }
+
+    /// The workspace's members as last fetched.
+    pub async fn members(&self) -> Result<Vec<Member>, EngineError> {
+        self.inner.db.members().await
+    }
+
+    /// Re-fetches the member directory.
+    pub async fn refresh_members(&self) -> Result<Vec<Member>, EngineError> {
+        let members = self.api()?.members().await?;
+        self.inner.db.store_members(&members).await?;
+        Ok(members)
+    }
+
+    /// The local database, for read-only inspection (tests, export).
+    pub fn local(&self) -> &LocalDb {
+        &self.inner.db
+    }
+
+    /// Changes after each local commit.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeBatch> {
+        self.inner.changes.subscribe()
+    }
+
+    /// The connection state.
+    pub fn status(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.status.subscribe()
+    }
+
+    /// Waits until the connection is caught up, the outbox is empty and no own
+    /// receipt awaits the server; `false` on timeout.
+    pub async fn wait_until_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = self.subscribe();
+        loop {
+            let online = matches!(*self.inner.status.borrow(), ConnectionState::Online);
+            if online
+                && self.inner.db.outbox_len().await.unwrap_or(1) == 0
+                && self.inner.db.pending_receipts().await.map(|p| p.is_empty()).unwrap_or(false)
+            {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            // Poll as well as listen: a receipt confirmed by the server changes no row
+            // the UI shows, so it may come without a change event.
+            let tick = tokio::time::Instant::now() + Duration::from_millis(200);
+            match tokio::time::timeout_at(deadline.min(tick), changes.recv()).await {
+                Err(_) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .or_else(|_| std::env::var("COMPUTERNAME"))
+        .unwrap_or_else(|_| "Satchel".to_owned())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect()
+}

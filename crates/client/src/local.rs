@@ -1,0 +1,767 @@
+//! The profile's local SQLite database: the history the user sees, the outbox, and
+//! the sync position. Everything the user can see survives restarts and works offline.
+//!
+//! Invariants:
+//! - An own message is written together with its outbox row, before any attempt to
+//!   send it; the outbox row leaves in the same transaction that records the server's
+//!   ack (or the echoed event), so a crash at any point either resends (and the server
+//!   answers the original) or finds the message confirmed.
+//! - The stream position is stored in the same transaction as the events it covers:
+//!   after a crash the client resumes exactly where its data ends.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use satchel_protocol::*;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::error::EngineError;
+
+/// Where an own message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendState {
+    /// In the outbox, not yet acknowledged.
+    Pending,
+    /// Durable on the server; has an id and a seq.
+    Sent,
+    /// Refused permanently; the user may retry or discard it.
+    Failed,
+}
+
+impl SendState {
+    fn parse(s: &str) -> Result<SendState, EngineError> {
+        match s {
+            "pending" => Ok(SendState::Pending),
+            "sent" => Ok(SendState::Sent),
+            "failed" => Ok(SendState::Failed),
+            other => Err(EngineError::Corrupt(format!("message state {other}"))),
+        }
+    }
+}
+
+/// A message as the UI shows it: confirmed, or an own message still on its way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalMessage {
+    /// Stable local id; also orders pending messages after confirmed ones.
+    pub local_id: i64,
+    pub id: Option<MessageId>,
+    pub conversation_id: ConversationId,
+    pub seq: Option<Seq>,
+    pub sender_id: MemberId,
+    pub txn_id: TxnId,
+    pub body: MessageBody,
+    pub created_at: UnixMillis,
+    pub sent_at: Option<UnixMillis>,
+    pub state: SendState,
+    /// Why a failed message was refused.
+    pub error: Option<String>,
+}
+
+/// A conversation with what a list row needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    /// Messages from others above this profile's read position.
+    pub unread: i64,
+    pub last_message: Option<LocalMessage>,
+}
+
+/// One outbox entry waiting to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub txn_id: TxnId,
+    pub conversation_id: ConversationId,
+    pub body: MessageBody,
+    pub attempts: i64,
+}
+
+/// A receipt position this profile still has to tell the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingReceipt {
+    pub conversation_id: ConversationId,
+    pub delivered_up_to: Option<Seq>,
+    pub read_up_to: Option<Seq>,
+}
+
+/// What a local commit changed, for the UI's change stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub conversations: bool,
+    pub messages: Vec<ConversationId>,
+    pub receipts: Vec<ConversationId>,
+    pub outbox: bool,
+    /// Conversations this profile just learned it belongs to, with history it has
+    /// not seen (their messages are older than its stream position).
+    pub joined: Vec<ConversationId>,
+}
+
+impl Touched {
+    fn message(&mut self, id: ConversationId) {
+        if !self.messages.contains(&id) {
+            self.messages.push(id);
+        }
+    }
+    fn receipt(&mut self, id: ConversationId) {
+        if !self.receipts.contains(&id) {
+            self.receipts.push(id);
+        }
+    }
+}
+
+/// The profile database.
+#[derive(Clone)]
+pub struct LocalDb {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "local_id, id, conversation_id, seq, sender_id, txn_id, body, created_at, sent_at, state, error";
+
+fn message_from_row(row: &SqliteRow) -> Result<LocalMessage, EngineError> {
+    let body: String = row.try_get("body")?;
+    let state: String = row.try_get("state")?;
+    Ok(LocalMessage {
+        local_id: row.try_get("local_id")?,
+        id: row.try_get::<Option<i64>, _>("id")?.map(MessageId),
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        seq: row.try_get::<Option<i64>, _>("seq")?.map(Seq),
+        sender_id: MemberId(row.try_get("sender_id")?),
+        txn_id: TxnId(row.try_get("txn_id")?),
+        body: serde_json::from_str(&body).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        sent_at: row.try_get("sent_at")?,
+        state: SendState::parse(&state)?,
+        error: row.try_get("error")?,
+    })
+}
+
+fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, EngineError> {
+    let kind: String = row.try_get("kind")?;
+    let members: String = row.try_get("members")?;
+    Ok(Conversation {
+        id: ConversationId(row.try_get("id")?),
+        kind: ConversationKind::parse(&kind).ok_or_else(|| EngineError::Corrupt(format!("kind {kind}")))?,
+        title: row.try_get("title")?,
+        org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+        order_number: row.try_get("order_number")?,
+        members: serde_json::from_str(&members).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+        last_seq: Seq(row.try_get("last_seq")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, EngineError> {
+    serde_json::to_string(value).map_err(|e| EngineError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl LocalDb {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub async fn open(path: &Path) -> Result<LocalDb, EngineError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(EngineError::OpenDatabase)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(EngineError::OpenDatabase)?;
+        sqlx::migrate!("./migrations").run(&writer).await.map_err(EngineError::Migrate)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(EngineError::OpenDatabase)?;
+        Ok(LocalDb { writer, reader })
+    }
+
+    /// Closes both pools, waiting for in-flight queries.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// A profile setting.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, EngineError> {
+        Ok(sqlx::query_scalar("SELECT value FROM profile WHERE key = ?").bind(key).fetch_optional(&self.reader).await?)
+    }
+
+    /// Sets a profile setting.
+    pub async fn set(&self, key: &str, value: &str) -> Result<(), EngineError> {
+        sqlx::query("INSERT INTO profile (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The position after which the stream resumes.
+    pub async fn stream_pos(&self) -> Result<StreamPos, EngineError> {
+        Ok(StreamPos(self.get("stream_pos").await?.and_then(|v| v.parse().ok()).unwrap_or(0)))
+    }
+
+    /// Writes an own message and its outbox row in one transaction.
+    pub async fn queue_send(
+        &self,
+        me: MemberId,
+        device: &DeviceId,
+        conversation_id: ConversationId,
+        txn_id: &TxnId,
+        body: &MessageBody,
+    ) -> Result<LocalMessage, EngineError> {
+        let body_json = json(body)?;
+        let now = now_millis();
+        let mut tx = self.writer.begin().await?;
+        let local_id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, sender_id, sender_device, txn_id, body, created_at, state)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending') RETURNING local_id",
+        )
+        .bind(conversation_id.0)
+        .bind(me.0)
+        .bind(device.as_str())
+        .bind(txn_id.as_str())
+        .bind(&body_json)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state) VALUES (?, ?, ?, ?, 'queued')")
+            .bind(txn_id.as_str())
+            .bind(local_id)
+            .bind(conversation_id.0)
+            .bind(&body_json)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(LocalMessage {
+            local_id,
+            id: None,
+            conversation_id,
+            seq: None,
+            sender_id: me,
+            txn_id: txn_id.clone(),
+            body: body.clone(),
+            created_at: now,
+            sent_at: None,
+            state: SendState::Pending,
+            error: None,
+        })
+    }
+
+    /// Queued outbox entries, oldest first.
+    pub async fn queued(&self, limit: u32) -> Result<Vec<OutboxEntry>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT txn_id, conversation_id, body, attempts FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                Ok(OutboxEntry {
+                    txn_id: TxnId(r.try_get("txn_id")?),
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    body: serde_json::from_str(&body).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Entries of the outbox in any state, oldest first (for display and tests).
+    pub async fn outbox_len(&self) -> Result<i64, EngineError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.reader).await?)
+    }
+
+    /// Counts an attempt on an outbox entry.
+    pub async fn note_attempt(&self, txn_id: &TxnId) -> Result<(), EngineError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE txn_id = ?")
+            .bind(txn_id.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the server's ack: the message gets its id and seq, the outbox row goes.
+    pub async fn confirm_send(
+        &self,
+        device: &DeviceId,
+        txn_id: &TxnId,
+        ack: &api::SendAck,
+    ) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let mut touched = Touched::default();
+        confirm(&mut tx, device, txn_id, ack.message_id, ack.seq, ack.sent_at, &mut touched).await?;
+        bump_last_seq(&mut tx, ack.conversation_id, ack.seq).await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Marks an outbox entry as permanently refused.
+    pub async fn fail_send(&self, txn_id: &TxnId, reason: &str) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let local_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'failed', last_error = ? WHERE txn_id = ? RETURNING local_id",
+        )
+        .bind(reason)
+        .bind(txn_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut touched = Touched { outbox: true, ..Touched::default() };
+        if let Some(local_id) = local_id {
+            let conversation: i64 = sqlx::query_scalar(
+                "UPDATE messages SET state = 'failed', error = ? WHERE local_id = ? RETURNING conversation_id",
+            )
+            .bind(reason)
+            .bind(local_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            touched.message(ConversationId(conversation));
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Puts a failed entry back in the queue (same transaction id, so a send that did
+    /// reach the server is not duplicated).
+    pub async fn retry_send(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let local_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'queued', last_error = NULL WHERE txn_id = ? AND state = 'failed' RETURNING local_id",
+        )
+        .bind(txn_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let local_id = local_id.ok_or(EngineError::NotFound("failed message"))?;
+        let conversation: i64 = sqlx::query_scalar(
+            "UPDATE messages SET state = 'pending', error = NULL WHERE local_id = ? RETURNING conversation_id",
+        )
+        .bind(local_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut touched = Touched { outbox: true, ..Touched::default() };
+        touched.message(ConversationId(conversation));
+        Ok(touched)
+    }
+
+    /// Drops a failed message and its outbox entry.
+    pub async fn discard_send(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let local_id: Option<i64> =
+            sqlx::query_scalar("DELETE FROM outbox WHERE txn_id = ? AND state = 'failed' RETURNING local_id")
+                .bind(txn_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let local_id = local_id.ok_or(EngineError::NotFound("failed message"))?;
+        let conversation: i64 =
+            sqlx::query_scalar("DELETE FROM messages WHERE local_id = ? RETURNING conversation_id")
+                .bind(local_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let mut touched = Touched { outbox: true, ..Touched::default() };
+        touched.message(ConversationId(conversation));
+        Ok(touched)
+    }
+
+    /// Applies stream events and stores the new stream position, in one transaction.
+    pub async fn apply_events(
+        &self,
+        me: MemberId,
+        device: &DeviceId,
+        events: &[StreamEvent],
+    ) -> Result<Touched, EngineError> {
+        let Some(last) = events.last() else { return Ok(Touched::default()) };
+        let mut tx = self.writer.begin().await?;
+        let mut touched = Touched::default();
+        for event in events {
+            match &event.event {
+                Event::Message { message } => apply_message(&mut tx, device, message, &mut touched).await?,
+                Event::Receipt { receipt } => {
+                    sqlx::query(
+                        "INSERT INTO receipts (conversation_id, member_id, delivered_up_to, read_up_to, updated_at)
+                         VALUES (?, ?, ?, ?, ?)
+                         ON CONFLICT (conversation_id, member_id) DO UPDATE SET
+                           delivered_up_to = MAX(delivered_up_to, excluded.delivered_up_to),
+                           read_up_to = MAX(read_up_to, excluded.read_up_to),
+                           updated_at = excluded.updated_at",
+                    )
+                    .bind(receipt.conversation_id.0)
+                    .bind(receipt.member_id.0)
+                    .bind(receipt.delivered_up_to.0)
+                    .bind(receipt.read_up_to.0)
+                    .bind(receipt.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    if receipt.member_id == me {
+                        // Another device of mine read it: adopt the position.
+                        sqlx::query(
+                            "INSERT INTO my_receipts (conversation_id, delivered_up_to, read_up_to, synced_delivered, synced_read)
+                             VALUES (?1, ?2, ?3, ?2, ?3)
+                             ON CONFLICT (conversation_id) DO UPDATE SET
+                               delivered_up_to = MAX(delivered_up_to, ?2), read_up_to = MAX(read_up_to, ?3),
+                               synced_delivered = MAX(synced_delivered, ?2), synced_read = MAX(synced_read, ?3)",
+                        )
+                        .bind(receipt.conversation_id.0)
+                        .bind(receipt.delivered_up_to.0)
+                        .bind(receipt.read_up_to.0)
+                        .execute(&mut *tx)
+                        .await?;
+                        touched.conversations = true;
+                    }
+                    touched.receipt(receipt.conversation_id);
+                }
+                Event::Conversation { conversation } => {
+                    let known: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = ?")
+                        .bind(conversation.id.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO conversations (id, kind, title, org_id, order_number, members, last_seq, created_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                         ON CONFLICT (id) DO UPDATE SET title = excluded.title, members = excluded.members,
+                           last_seq = MAX(last_seq, excluded.last_seq)",
+                    )
+                    .bind(conversation.id.0)
+                    .bind(conversation.kind.as_str())
+                    .bind(&conversation.title)
+                    .bind(conversation.org_id.map(|o| o.0))
+                    .bind(&conversation.order_number)
+                    .bind(json(&conversation.members)?)
+                    .bind(conversation.last_seq.0)
+                    .bind(conversation.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    if known.is_none() && conversation.last_seq.0 > 0 {
+                        touched.joined.push(conversation.id);
+                    }
+                    touched.conversations = true;
+                }
+            }
+        }
+        sqlx::query(
+            "INSERT INTO profile (key, value) VALUES ('stream_pos', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(last.pos.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Stores messages fetched over HTTP (history of a conversation joined late).
+    pub async fn insert_history(&self, device: &DeviceId, messages: &[Message]) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let mut touched = Touched::default();
+        for message in messages {
+            apply_message(&mut tx, device, message, &mut touched).await?;
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Conversations with unread counts and last messages, most recent activity first.
+    pub async fn conversations(&self, me: MemberId) -> Result<Vec<ConversationSummary>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT c.*, COALESCE(r.read_up_to, 0) AS my_read,
+                    (SELECT MAX(local_id) FROM messages m WHERE m.conversation_id = c.id) AS last_local
+             FROM conversations c LEFT JOIN my_receipts r ON r.conversation_id = c.id
+             ORDER BY COALESCE(last_local, 0) DESC, c.id DESC",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut conn = self.reader.acquire().await?;
+        for row in rows {
+            let conversation = conversation_from_row(&row)?;
+            let my_read: i64 = row.try_get("my_read")?;
+            let unread: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id != ?",
+            )
+            .bind(conversation.id.0)
+            .bind(my_read)
+            .bind(me.0)
+            .fetch_one(&mut *conn)
+            .await?;
+            let last_message = match row.try_get::<Option<i64>, _>("last_local")? {
+                Some(local_id) => Some(message_by_local_id(&mut conn, local_id).await?),
+                None => None,
+            };
+            out.push(ConversationSummary { conversation, unread, last_message });
+        }
+        Ok(out)
+    }
+
+    /// One conversation, if this profile knows it.
+    pub async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, EngineError> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE id = ?").bind(id.0).fetch_optional(&self.reader).await?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    /// A page of a conversation's timeline, ascending: confirmed messages by seq, then
+    /// own pending or failed ones. `before` is an exclusive `local_id` bound; use the
+    /// first message of a page to load the previous one.
+    pub async fn messages(
+        &self,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LocalMessage>, EngineError> {
+        // Confirmed messages sort by seq; unconfirmed ones after all of them. local_id
+        // grows with arrival, which matches seq order except for backfilled history,
+        // so the sort key is explicit.
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE conversation_id = ?1 AND (?2 IS NULL OR
+                   (COALESCE(seq, 9223372036854775807), local_id) <
+                   (SELECT COALESCE(seq, 9223372036854775807), local_id FROM messages WHERE local_id = ?2))
+             ORDER BY COALESCE(seq, 9223372036854775807) DESC, local_id DESC LIMIT ?3"
+        ))
+        .bind(id.0)
+        .bind(before)
+        .bind(i64::from(limit.clamp(1, 1000)))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut page = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        page.reverse();
+        Ok(page)
+    }
+
+    /// Confirmed messages of a conversation, ascending by seq (for tests and export).
+    pub async fn confirmed(&self, id: ConversationId) -> Result<Vec<LocalMessage>, EngineError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq IS NOT NULL ORDER BY seq"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Highest seq held locally in a conversation.
+    pub async fn max_seq(&self, id: ConversationId) -> Result<Seq, EngineError> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = ?")
+            .bind(id.0)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(Seq(max.unwrap_or(0)))
+    }
+
+    /// Receipts of every member in a conversation.
+    pub async fn receipts(&self, id: ConversationId) -> Result<Vec<Receipt>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT member_id, delivered_up_to, read_up_to, updated_at FROM receipts WHERE conversation_id = ? ORDER BY member_id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Receipt {
+                    conversation_id: id,
+                    member_id: MemberId(r.try_get("member_id")?),
+                    delivered_up_to: Seq(r.try_get("delivered_up_to")?),
+                    read_up_to: Seq(r.try_get("read_up_to")?),
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves this profile's own receipt positions forward (never back).
+    pub async fn advance_my_receipt(
+        &self,
+        id: ConversationId,
+        delivered: Option<Seq>,
+        read: Option<Seq>,
+    ) -> Result<bool, EngineError> {
+        let read = read.map_or(0, |s| s.0);
+        let delivered = delivered.map_or(0, |s| s.0).max(read);
+        let changed = sqlx::query(
+            "INSERT INTO my_receipts (conversation_id, delivered_up_to, read_up_to) VALUES (?1, ?2, ?3)
+             ON CONFLICT (conversation_id) DO UPDATE SET
+               delivered_up_to = MAX(delivered_up_to, ?2), read_up_to = MAX(read_up_to, ?3)
+             WHERE delivered_up_to < ?2 OR read_up_to < ?3",
+        )
+        .bind(id.0)
+        .bind(delivered)
+        .bind(read)
+        .execute(&self.writer)
+        .await?;
+        Ok(changed.rows_affected() > 0)
+    }
+
+    /// Receipt positions not yet confirmed by the server.
+    pub async fn pending_receipts(&self) -> Result<Vec<PendingReceipt>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, delivered_up_to, read_up_to, synced_delivered, synced_read FROM my_receipts
+             WHERE delivered_up_to > synced_delivered OR read_up_to > synced_read",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (d, r2, sd, sr): (i64, i64, i64, i64) = (
+                    r.try_get("delivered_up_to")?,
+                    r.try_get("read_up_to")?,
+                    r.try_get("synced_delivered")?,
+                    r.try_get("synced_read")?,
+                );
+                Ok(PendingReceipt {
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    delivered_up_to: (d > sd).then_some(Seq(d)),
+                    read_up_to: (r2 > sr).then_some(Seq(r2)),
+                })
+            })
+            .collect()
+    }
+
+    /// This profile's read position in a conversation.
+    pub async fn my_read_up_to(&self, id: ConversationId) -> Result<Seq, EngineError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT read_up_to FROM my_receipts WHERE conversation_id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(Seq(v.unwrap_or(0)))
+    }
+
+    /// Caches the workspace's member directory.
+    pub async fn store_members(&self, members: &[Member]) -> Result<(), EngineError> {
+        let mut tx = self.writer.begin().await?;
+        for m in members {
+            sqlx::query(
+                "INSERT INTO members (id, username, display_name, role, org_id) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET username = excluded.username, display_name = excluded.display_name,
+                   role = excluded.role, org_id = excluded.org_id",
+            )
+            .bind(m.id.0)
+            .bind(&m.username)
+            .bind(&m.display_name)
+            .bind(m.role.as_str())
+            .bind(m.org_id.map(|o| o.0))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The cached member directory.
+    pub async fn members(&self) -> Result<Vec<Member>, EngineError> {
+        let rows = sqlx::query("SELECT id, username, display_name, role, org_id FROM members ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(Member {
+                    id: MemberId(r.try_get("id")?),
+                    username: r.try_get("username")?,
+                    display_name: r.try_get("display_name")?,
+                    role: Role::parse(&role).ok_or_else(|| EngineError::Corrupt(format!("role {role}")))?,
+                    org_id: r.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn message_by_local_id(conn: &mut SqliteConnection, local_id: i64) -> Result<LocalMessage, EngineError> {
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE local_id = ?"))
+        .bind(local_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    message_from_row(&row)
+}
+
+/// Marks the own message with `txn_id` confirmed and removes its outbox row. Returns
+/// whether such a local message existed.
+async fn confirm(
+    conn: &mut SqliteConnection,
+    device: &DeviceId,
+    txn_id: &TxnId,
+    id: MessageId,
+    seq: Seq,
+    sent_at: UnixMillis,
+    touched: &mut Touched,
+) -> Result<bool, EngineError> {
+    let conversation: Option<i64> = sqlx::query_scalar(
+        "UPDATE messages SET id = ?, seq = ?, sent_at = ?, state = 'sent', error = NULL
+         WHERE sender_device = ? AND txn_id = ? RETURNING conversation_id",
+    )
+    .bind(id.0)
+    .bind(seq.0)
+    .bind(sent_at)
+    .bind(device.as_str())
+    .bind(txn_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let removed = sqlx::query("DELETE FROM outbox WHERE txn_id = ?").bind(txn_id.as_str()).execute(&mut *conn).await?;
+    if removed.rows_affected() > 0 {
+        touched.outbox = true;
+    }
+    if let Some(c) = conversation {
+        touched.message(ConversationId(c));
+    }
+    Ok(conversation.is_some())
+}
+
+async fn bump_last_seq(conn: &mut SqliteConnection, id: ConversationId, seq: Seq) -> Result<(), EngineError> {
+    sqlx::query("UPDATE conversations SET last_seq = MAX(last_seq, ?) WHERE id = ?")
+        .bind(seq.0)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn apply_message(
+    conn: &mut SqliteConnection,
+    device: &DeviceId,
+    message: &Message,
+    touched: &mut Touched,
+) -> Result<(), EngineError> {
+    if &message.sender_device == device
+        && confirm(conn, device, &message.txn_id, message.id, message.seq, message.sent_at, touched).await?
+    {
+        bump_last_seq(conn, message.conversation_id, message.seq).await?;
+        return Ok(());
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent') ON CONFLICT DO NOTHING",
+    )
+    .bind(message.id.0)
+    .bind(message.conversation_id.0)
+    .bind(message.seq.0)
+    .bind(message.sender_id.0)
+    .bind(message.sender_device.as_str())
+    .bind(message.txn_id.as_str())
+    .bind(json(&message.body)?)
+    .bind(message.sent_at)
+    .bind(message.sent_at)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() > 0 {
+        touched.message(message.conversation_id);
+    }
+    bump_last_seq(conn, message.conversation_id, message.seq).await?;
+    Ok(())
+}
