@@ -1,1 +1,20 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! System tests: real servers on ephemeral loopback ports, real engines each with its
+//! own SQLite file, real processes where a test kills one.
+//!
+//! Each module is one part of the specification:
+//! - `conversations`: several clients agree on one ordered history; history survives
+//!   restarts; an offline client catches up.
+//! - `exactly_once`: connection resets, server SIGKILLs and client kills lose and
+//!   duplicate nothing.
+//! - `receipts`: read only when the reader's client says so.
+//! - `authorization`: nobody sees or touches what is not theirs.
+//! - `bad_input`: every kind of malformed input gets its documented error, and nothing
+//!   is lost.
 
+mod authorization;
+mod bad_input;
+mod conversations;
+mod exactly_once;
+mod receipts;
+mod support;

@@ -1,0 +1,134 @@
+//! Helpers shared by the system tests.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use satchel_client::api::ApiClient;
+use satchel_client::Engine;
+use satchel_protocol::ws::{decode_server_frame, encode, ClientFrame, ServerFrame};
+use satchel_protocol::*;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A confirmed timeline rendered as `seq sender text` lines, for whole-history
+/// comparisons.
+pub async fn timeline(engine: &Engine, conversation: ConversationId) -> Vec<String> {
+    engine
+        .local()
+        .confirmed(conversation)
+        .await
+        .expect("local history")
+        .into_iter()
+        .map(|m| format!("{} {} {}", m.seq.map_or(0, |s| s.0), m.sender_id, m.body.summary()))
+        .collect()
+}
+
+/// The server's history of a conversation in the same rendering.
+pub async fn server_timeline(api: &ApiClient, conversation: ConversationId) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = Seq(0);
+    loop {
+        let page = api.history(conversation, None, Some(after), 1000).await.expect("server history");
+        for m in &page.messages {
+            out.push(format!("{} {} {}", m.seq.0, m.sender_id, m.body.summary()));
+            after = m.seq;
+        }
+        if !page.has_more {
+            return out;
+        }
+    }
+}
+
+/// Waits until every engine is idle (caught up, outbox empty).
+pub async fn settle(engines: &[&Engine], timeout: Duration) {
+    for engine in engines {
+        assert!(
+            engine.wait_until_idle(timeout).await,
+            "engine {:?} did not settle: {:?}, outbox {}",
+            engine.account().map(|a| a.member.username),
+            engine.status().borrow().clone(),
+            engine.local().outbox_len().await.unwrap_or(-1)
+        );
+    }
+}
+
+/// A raw WebSocket, for tests that speak the protocol frame by frame.
+pub struct RawSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl RawSocket {
+    pub async fn connect(server_url: &str) -> RawSocket {
+        let url = format!("{}/api/v1/ws", server_url.replace("http://", "ws://"));
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        RawSocket { ws }
+    }
+
+    /// Connects and authenticates; panics unless the server answers `ready`.
+    pub async fn authed(server_url: &str, token: &str) -> RawSocket {
+        let mut socket = RawSocket::connect(server_url).await;
+        socket.send(ClientFrame::Auth { token: token.into() }).await;
+        match socket.next().await {
+            Some(ServerFrame::Ready { .. }) => socket,
+            other => panic!("expected ready, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: ClientFrame) {
+        self.ws.send(WsMessage::Text(encode(frame).into())).await.expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, message: WsMessage) {
+        self.ws.send(message).await.expect("send raw");
+    }
+
+    /// The next protocol frame within 10 s; `None` if the socket closed.
+    pub async fn next(&mut self) -> Option<ServerFrame> {
+        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+    }
+
+    /// `Err` on timeout, `Ok(None)` when closed.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<ServerFrame>, ()> {
+        loop {
+            match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_) => return Err(()),
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(WsMessage::Close(_)))) => return Ok(None),
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    return Ok(Some(decode_server_frame(t.as_str()).expect("server frames decode")))
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Every frame that arrives within `wait`.
+    pub async fn drain(&mut self, wait: Duration) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Ok(Some(frame)) = self.next_within(wait).await {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    /// Sends a ping and expects the pong: the connection still works.
+    pub async fn assert_alive(&mut self) {
+        let nonce = rand::random::<u64>();
+        self.send(ClientFrame::Ping { nonce }).await;
+        loop {
+            match self.next().await {
+                Some(ServerFrame::Pong { nonce: n }) if n == nonce => return,
+                Some(_) => continue,
+                None => panic!("connection closed"),
+            }
+        }
+    }
+}
+
+/// The error code of a failed engine/API call.
+pub fn code<T: std::fmt::Debug>(result: Result<T, satchel_client::EngineError>) -> ErrorCode {
+    match result {
+        Err(e) => e.code().unwrap_or_else(|| panic!("not a server error: {e}")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
