@@ -6,7 +6,7 @@ use satchel_client::Engine;
 use satchel_protocol::*;
 use satchel_test_support::{engine, sign_in, TestServer, Workspace};
 
-use crate::support::{server_timeline, settle, timeline};
+use crate::support::{converged, server_timeline, settle, timeline};
 
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -51,10 +51,10 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
         assert!(line.starts_with(&format!("{} ", i + 1)), "{line}");
     }
     for e in [&wang, &chen, &alice] {
-        assert_eq!(timeline(e, ws.order_a.id).await, truth_order);
+        assert_eq!(converged(e, ws.order_a.id, &truth_order, SETTLE).await, truth_order);
     }
     for e in [&wang, &chen] {
-        assert_eq!(timeline(e, ws.internal.id).await, truth_internal);
+        assert_eq!(converged(e, ws.internal.id, &truth_internal, SETTLE).await, truth_internal);
     }
     // The customer never learns of the internal conversation.
     assert!(timeline(&alice, ws.internal.id).await.is_empty());
@@ -81,7 +81,7 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
     let truth_order = server_timeline(&admin_view, ws.order_a.id).await;
     assert_eq!(truth_order.len(), 115);
     for e in [&wang, &chen, &alice] {
-        assert_eq!(timeline(e, ws.order_a.id).await, truth_order);
+        assert_eq!(converged(e, ws.order_a.id, &truth_order, SETTLE).await, truth_order);
     }
     let summaries = alice.conversations().await.unwrap();
     let order = summaries.iter().find(|s| s.conversation.id == ws.order_a.id).unwrap();
@@ -109,11 +109,7 @@ async fn a_member_added_later_receives_the_earlier_history() {
     let truth = timeline(&wang, ws.order_b.id).await;
     assert_eq!(truth.len(), 31);
     // The live event only said "you are in"; the engine fetched what came before.
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    while timeline(&chen, ws.order_b.id).await != truth {
-        assert!(tokio::time::Instant::now() < deadline, "history not backfilled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(converged(&chen, ws.order_b.id, &truth, SETTLE).await, truth, "history backfilled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use satchel_client::Engine;
 use satchel_test_support::{binary, engine, init_workspace, sign_in, sqlite_url, ChaosProxy, ServerProcess, Workspace, PASSWORD};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{server_timeline, settle};
+use crate::support::{converged, server_timeline, settle};
 
 /// Runs `satchel-cli` with a profile and returns its output, or kills it after `kill_after`.
 async fn cli(profile: &std::path::Path, args: &[&str], kill_after_queued: Option<Duration>) -> anyhow::Result<bool> {
@@ -97,8 +97,10 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
         }
     }
     assert!(restarted, "the restarted client process never became idle");
+    // Faults off: no connection keeps a byte budget that would cut it later.
     proxy.cut_after_random_bytes(0, 0);
     proxy.reset_all();
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let refs: Vec<&Engine> = engines.iter().collect();
     settle(&refs, Duration::from_secs(180)).await;
     assert!(proxy.resets() > 20, "the proxy really cut connections ({})", proxy.resets());
@@ -131,11 +133,13 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
 
     // Every client holds the same history and has nothing left to send.
     for e in &engines {
-        assert_eq!(crate::support::timeline(e, conversation).await, truth);
+        let local = converged(e, conversation, &truth, Duration::from_secs(60)).await;
+        assert!(local == truth, "{:?} differs from the server ({} vs {} lines)", e.account().map(|a| a.member.username), local.len(), truth.len());
         assert_eq!(e.local().outbox_len().await.unwrap(), 0);
     }
     let cli_engine = Engine::open(&cli_profile, None).await.unwrap();
     assert_eq!(cli_engine.local().outbox_len().await.unwrap(), 0);
-    assert_eq!(crate::support::timeline(&cli_engine, conversation).await, truth);
+    cli_engine.start().await.unwrap();
+    assert!(converged(&cli_engine, conversation, &truth, Duration::from_secs(60)).await == truth, "the killed client's history");
     server.kill().await.unwrap();
 }

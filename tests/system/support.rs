@@ -132,3 +132,16 @@ pub fn code<T: std::fmt::Debug>(result: Result<T, satchel_client::EngineError>) 
         Ok(v) => panic!("expected an error, got {v:?}"),
     }
 }
+
+/// Waits until an engine's confirmed timeline equals `truth`, then returns it. Engines
+/// converge eventually; a test asserts what they converge to.
+pub async fn converged(engine: &Engine, conversation: ConversationId, truth: &[String], timeout: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let current = timeline(engine, conversation).await;
+        if current == truth || tokio::time::Instant::now() >= deadline {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

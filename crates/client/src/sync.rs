@@ -195,6 +195,11 @@ async fn handle_frames(
     frames: Vec<ServerFrame>,
     backoff: &mut Backoff,
 ) -> Result<(), EngineError> {
+    // A connection that moves data is a working one: the next failure retries quickly
+    // instead of waiting out a backoff grown by earlier failures.
+    if frames.iter().any(|f| matches!(f, ServerFrame::Event { .. } | ServerFrame::Ack { .. })) {
+        backoff.reset();
+    }
     let mut events = Vec::new();
     for frame in frames {
         match frame {
