@@ -17,7 +17,9 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let wang = engine(dirs[0].path(), &server.url(), "wang").await.unwrap();
     let chen = engine(dirs[1].path(), &server.url(), "chen").await.unwrap();
-    let alice = engine(dirs[2].path(), &server.url(), "alice").await.unwrap();
+    let alice = engine(dirs[2].path(), &server.url(), "alice")
+        .await
+        .unwrap();
     for e in [&wang, &chen, &alice] {
         e.start().await.unwrap();
     }
@@ -26,7 +28,9 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
     // internal one among staff.
     let talk = |e: Engine, conversation: ConversationId, who: &'static str, n: usize| async move {
         for i in 1..=n {
-            e.send_text(conversation, &format!("{who} 第{i}条 message {i}"), None).await.unwrap();
+            e.send_text(conversation, &format!("{who} 第{i}条 message {i}"), None)
+                .await
+                .unwrap();
             if i % 5 == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -51,14 +55,25 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
         assert!(line.starts_with(&format!("{} ", i + 1)), "{line}");
     }
     for e in [&wang, &chen, &alice] {
-        assert_eq!(converged(e, ws.order_a.id, &truth_order, SETTLE).await, truth_order);
+        assert_eq!(
+            converged(e, ws.order_a.id, &truth_order, SETTLE).await,
+            truth_order
+        );
     }
     for e in [&wang, &chen] {
-        assert_eq!(converged(e, ws.internal.id, &truth_internal, SETTLE).await, truth_internal);
+        assert_eq!(
+            converged(e, ws.internal.id, &truth_internal, SETTLE).await,
+            truth_internal
+        );
     }
     // The customer never learns of the internal conversation.
     assert!(timeline(&alice, ws.internal.id).await.is_empty());
-    assert!(alice.local().conversation(ws.internal.id).await.unwrap().is_none());
+    assert!(alice
+        .local()
+        .conversation(ws.internal.id)
+        .await
+        .unwrap()
+        .is_none());
 
     // History survives a restart of the client, before it reconnects.
     chen.close().await;
@@ -75,17 +90,30 @@ async fn three_clients_in_two_conversations_see_one_ordered_history() {
         talk(chen.clone(), ws.order_a.id, "chen-later", 20),
     );
     settle(&[&wang, &chen], SETTLE).await;
-    assert_eq!(timeline(&alice, ws.order_a.id).await, truth_order, "offline client unchanged");
+    assert_eq!(
+        timeline(&alice, ws.order_a.id).await,
+        truth_order,
+        "offline client unchanged"
+    );
     alice.start().await.unwrap();
     settle(&[&alice], SETTLE).await;
     let truth_order = server_timeline(&admin_view, ws.order_a.id).await;
     assert_eq!(truth_order.len(), 115);
     for e in [&wang, &chen, &alice] {
-        assert_eq!(converged(e, ws.order_a.id, &truth_order, SETTLE).await, truth_order);
+        assert_eq!(
+            converged(e, ws.order_a.id, &truth_order, SETTLE).await,
+            truth_order
+        );
     }
     let summaries = alice.conversations().await.unwrap();
-    let order = summaries.iter().find(|s| s.conversation.id == ws.order_a.id).unwrap();
-    assert_eq!(order.unread, 90, "everything from others is unread until alice reads it");
+    let order = summaries
+        .iter()
+        .find(|s| s.conversation.id == ws.order_a.id)
+        .unwrap();
+    assert_eq!(
+        order.unread, 90,
+        "everything from others is unread until alice reads it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,18 +126,35 @@ async fn a_member_added_later_receives_the_earlier_history() {
     wang.start().await.unwrap();
     chen.start().await.unwrap();
     for i in 1..=30 {
-        wang.send_text(ws.order_b.id, &format!("BP-007 进度 {i}"), None).await.unwrap();
+        wang.send_text(ws.order_b.id, &format!("BP-007 进度 {i}"), None)
+            .await
+            .unwrap();
     }
     settle(&[&wang, &chen], SETTLE).await;
-    assert!(chen.local().conversation(ws.order_b.id).await.unwrap().is_none());
+    assert!(chen
+        .local()
+        .conversation(ws.order_b.id)
+        .await
+        .unwrap()
+        .is_none());
 
-    wang.api().unwrap().add_members(ws.order_b.id, vec![ws.staff[1].id]).await.unwrap();
-    wang.send_text(ws.order_b.id, "陈刚 joins", None).await.unwrap();
+    wang.api()
+        .unwrap()
+        .add_members(ws.order_b.id, vec![ws.staff[1].id])
+        .await
+        .unwrap();
+    wang.send_text(ws.order_b.id, "陈刚 joins", None)
+        .await
+        .unwrap();
     settle(&[&wang, &chen], SETTLE).await;
     let truth = timeline(&wang, ws.order_b.id).await;
     assert_eq!(truth.len(), 31);
     // The live event only said "you are in"; the engine fetched what came before.
-    assert_eq!(converged(&chen, ws.order_b.id, &truth, SETTLE).await, truth, "history backfilled");
+    assert_eq!(
+        converged(&chen, ws.order_b.id, &truth, SETTLE).await,
+        truth,
+        "history backfilled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +169,16 @@ async fn profiles_never_mix_accounts() {
         Err(satchel_client::EngineError::ProfileLocked(_))
     ));
     // The profile holds wang's history: signing in as somebody else is refused.
-    let err = wang.login(&server.url(), "alice", satchel_test_support::PASSWORD).await.unwrap_err();
-    assert!(matches!(err, satchel_client::EngineError::ProfileBelongsToAnother { .. }), "{err}");
+    let err = wang
+        .login(&server.url(), "alice", satchel_test_support::PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            satchel_client::EngineError::ProfileBelongsToAnother { .. }
+        ),
+        "{err}"
+    );
     assert_eq!(wang.account().unwrap().member.username, "wang");
 }

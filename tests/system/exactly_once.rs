@@ -8,13 +8,20 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use satchel_client::Engine;
-use satchel_test_support::{binary, engine, init_workspace, sign_in, sqlite_url, ChaosProxy, ServerProcess, Workspace, PASSWORD};
+use satchel_test_support::{
+    binary, engine, init_workspace, sign_in, sqlite_url, ChaosProxy, ServerProcess, Workspace,
+    PASSWORD,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{converged, server_timeline, settle};
 
 /// Runs `satchel-cli` with a profile and returns its output, or kills it after `kill_after`.
-async fn cli(profile: &std::path::Path, args: &[&str], kill_after_queued: Option<Duration>) -> anyhow::Result<bool> {
+async fn cli(
+    profile: &std::path::Path,
+    args: &[&str],
+    kill_after_queued: Option<Duration>,
+) -> anyhow::Result<bool> {
     let mut child = tokio::process::Command::new(binary("satchel-cli")?)
         .arg("--profile")
         .arg(profile)
@@ -24,7 +31,10 @@ async fn cli(profile: &std::path::Path, args: &[&str], kill_after_queued: Option
         .kill_on_drop(true)
         .spawn()?;
     if let Some(delay) = kill_after_queued {
-        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         // The outbox is on disk once "queued" is printed; kill while acks are arriving.
         while let Some(line) = lines.next_line().await? {
@@ -44,8 +54,12 @@ async fn cli(profile: &std::path::Path, args: &[&str], kill_after_queued: Option
 async fn resets_and_kills_lose_and_duplicate_nothing() {
     let data = tempfile::tempdir().unwrap();
     init_workspace(&sqlite_url(data.path())).await.unwrap();
-    let mut server = ServerProcess::start(data.path(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let ws = Workspace::seed(&format!("http://{}", server.addr)).await.unwrap();
+    let mut server = ServerProcess::start(data.path(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let ws = Workspace::seed(&format!("http://{}", server.addr))
+        .await
+        .unwrap();
     let proxy = ChaosProxy::start(server.addr).await.unwrap();
     let url = proxy.url();
 
@@ -59,14 +73,30 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     }
     // A second device of wang's, driven as a separate process.
     let cli_profile = dirs[3].path().to_owned();
-    assert!(cli(&cli_profile, &["login", "--server", &url, "--username", "wang", "--password", PASSWORD], None).await.unwrap());
+    assert!(cli(
+        &cli_profile,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--username",
+            "wang",
+            "--password",
+            PASSWORD
+        ],
+        None
+    )
+    .await
+    .unwrap());
 
     // Faults from here on: every connection dies after 2–40 KB.
     proxy.cut_after_random_bytes(2_000, 40_000);
     let conversation = ws.order_a.id;
     let send_all = |e: Engine, name: &'static str, count: usize| async move {
         for i in 1..=count {
-            e.send_text(conversation, &format!("{name}-{i}"), None).await.unwrap();
+            e.send_text(conversation, &format!("{name}-{i}"), None)
+                .await
+                .unwrap();
             if i % 20 == 0 {
                 tokio::time::sleep(Duration::from_millis(60)).await;
             }
@@ -78,8 +108,22 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
             server.restart().await.unwrap();
             // The client process dies with its outbox written and acks in flight.
             let (id, prefix) = (conversation.to_string(), format!("cli{round}"));
-            let args = ["send-many", "--conversation", &id, "--count", "40", "--prefix", &prefix];
-            cli(&cli_profile, &args, Some(Duration::from_millis(150 + 100 * round))).await.unwrap();
+            let args = [
+                "send-many",
+                "--conversation",
+                &id,
+                "--count",
+                "40",
+                "--prefix",
+                &prefix,
+            ];
+            cli(
+                &cli_profile,
+                &args,
+                Some(Duration::from_millis(150 + 100 * round)),
+            )
+            .await
+            .unwrap();
         }
     };
     tokio::join!(
@@ -91,7 +135,10 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     // The killed client comes back and finishes its outbox through the faulty proxy.
     let mut restarted = false;
     for _ in 0..10 {
-        if cli(&cli_profile, &["sync", "--wait", "30"], None).await.unwrap() {
+        if cli(&cli_profile, &["sync", "--wait", "30"], None)
+            .await
+            .unwrap()
+        {
             restarted = true;
             break;
         }
@@ -103,12 +150,22 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let refs: Vec<&Engine> = engines.iter().collect();
     settle(&refs, Duration::from_secs(180)).await;
-    assert!(proxy.resets() > 20, "the proxy really cut connections ({})", proxy.resets());
+    assert!(
+        proxy.resets() > 20,
+        "the proxy really cut connections ({})",
+        proxy.resets()
+    );
 
-    let direct = sign_in(&format!("http://{}", server.addr), "wang").await.unwrap();
+    let direct = sign_in(&format!("http://{}", server.addr), "wang")
+        .await
+        .unwrap();
     let truth = server_timeline(&direct, conversation).await;
     let expected_total = 2000 + 3 * 40;
-    assert_eq!(truth.len(), expected_total, "every message stored exactly once");
+    assert_eq!(
+        truth.len(),
+        expected_total,
+        "every message stored exactly once"
+    );
 
     // Exactly once and per-sender order, from the server's history.
     let mut last_per_sender: HashMap<String, usize> = HashMap::new();
@@ -122,7 +179,11 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
         let (sender, n) = text.rsplit_once('-').unwrap();
         let n: usize = n.parse().unwrap();
         let last = last_per_sender.insert(sender.to_owned(), n).unwrap_or(0);
-        assert_eq!(n, last + 1, "{sender} out of order at seq {seq}: {n} after {last}");
+        assert_eq!(
+            n,
+            last + 1,
+            "{sender} out of order at seq {seq}: {n} after {last}"
+        );
     }
     for (name, count) in senders {
         assert_eq!(last_per_sender[name], count);
@@ -134,12 +195,21 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     // Every client holds the same history and has nothing left to send.
     for e in &engines {
         let local = converged(e, conversation, &truth, Duration::from_secs(60)).await;
-        assert!(local == truth, "{:?} differs from the server ({} vs {} lines)", e.account().map(|a| a.member.username), local.len(), truth.len());
+        assert!(
+            local == truth,
+            "{:?} differs from the server ({} vs {} lines)",
+            e.account().map(|a| a.member.username),
+            local.len(),
+            truth.len()
+        );
         assert_eq!(e.local().outbox_len().await.unwrap(), 0);
     }
     let cli_engine = Engine::open(&cli_profile, None).await.unwrap();
     assert_eq!(cli_engine.local().outbox_len().await.unwrap(), 0);
     cli_engine.start().await.unwrap();
-    assert!(converged(&cli_engine, conversation, &truth, Duration::from_secs(60)).await == truth, "the killed client's history");
+    assert!(
+        converged(&cli_engine, conversation, &truth, Duration::from_secs(60)).await == truth,
+        "the killed client's history"
+    );
     server.kill().await.unwrap();
 }

@@ -20,7 +20,14 @@ pub async fn timeline(engine: &Engine, conversation: ConversationId) -> Vec<Stri
         .await
         .expect("local history")
         .into_iter()
-        .map(|m| format!("{} {} {}", m.seq.map_or(0, |s| s.0), m.sender_id, m.body.summary()))
+        .map(|m| {
+            format!(
+                "{} {} {}",
+                m.seq.map_or(0, |s| s.0),
+                m.sender_id,
+                m.body.summary()
+            )
+        })
         .collect()
 }
 
@@ -29,7 +36,10 @@ pub async fn server_timeline(api: &ApiClient, conversation: ConversationId) -> V
     let mut out = Vec::new();
     let mut after = Seq(0);
     loop {
-        let page = api.history(conversation, None, Some(after), 1000).await.expect("server history");
+        let page = api
+            .history(conversation, None, Some(after), 1000)
+            .await
+            .expect("server history");
         for m in &page.messages {
             out.push(format!("{} {} {}", m.seq.0, m.sender_id, m.body.summary()));
             after = m.seq;
@@ -61,14 +71,20 @@ pub struct RawSocket {
 impl RawSocket {
     pub async fn connect(server_url: &str) -> RawSocket {
         let url = format!("{}/api/v1/ws", server_url.replace("http://", "ws://"));
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
         RawSocket { ws }
     }
 
     /// Connects and authenticates; panics unless the server answers `ready`.
     pub async fn authed(server_url: &str, token: &str) -> RawSocket {
         let mut socket = RawSocket::connect(server_url).await;
-        socket.send(ClientFrame::Auth { token: token.into() }).await;
+        socket
+            .send(ClientFrame::Auth {
+                token: token.into(),
+            })
+            .await;
         match socket.next().await {
             Some(ServerFrame::Ready { .. }) => socket,
             other => panic!("expected ready, got {other:?}"),
@@ -76,7 +92,10 @@ impl RawSocket {
     }
 
     pub async fn send(&mut self, frame: ClientFrame) {
-        self.ws.send(WsMessage::Text(encode(frame).into())).await.expect("send frame");
+        self.ws
+            .send(WsMessage::Text(encode(frame).into()))
+            .await
+            .expect("send frame");
     }
 
     pub async fn send_raw(&mut self, message: WsMessage) {
@@ -85,7 +104,9 @@ impl RawSocket {
 
     /// The next protocol frame within 10 s; `None` if the socket closed.
     pub async fn next(&mut self) -> Option<ServerFrame> {
-        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within 10 s")
     }
 
     /// `Err` on timeout, `Ok(None)` when closed.
@@ -95,7 +116,9 @@ impl RawSocket {
                 Err(_) => return Err(()),
                 Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(WsMessage::Close(_)))) => return Ok(None),
                 Ok(Some(Ok(WsMessage::Text(t)))) => {
-                    return Ok(Some(decode_server_frame(t.as_str()).expect("server frames decode")))
+                    return Ok(Some(
+                        decode_server_frame(t.as_str()).expect("server frames decode"),
+                    ))
                 }
                 Ok(Some(Ok(_))) => continue,
             }
@@ -128,14 +151,21 @@ impl RawSocket {
 /// The error code of a failed engine/API call.
 pub fn code<T: std::fmt::Debug>(result: Result<T, satchel_client::EngineError>) -> ErrorCode {
     match result {
-        Err(e) => e.code().unwrap_or_else(|| panic!("not a server error: {e}")),
+        Err(e) => e
+            .code()
+            .unwrap_or_else(|| panic!("not a server error: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),
     }
 }
 
 /// Waits until an engine's confirmed timeline equals `truth`, then returns it. Engines
 /// converge eventually; a test asserts what they converge to.
-pub async fn converged(engine: &Engine, conversation: ConversationId, truth: &[String], timeout: Duration) -> Vec<String> {
+pub async fn converged(
+    engine: &Engine,
+    conversation: ConversationId,
+    truth: &[String],
+    timeout: Duration,
+) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let current = timeline(engine, conversation).await;

@@ -26,12 +26,19 @@ impl ApiClient {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(EngineError::Network)?;
-        Ok(ApiClient { http, base: server_url.trim_end_matches('/').to_owned(), token: None })
+        Ok(ApiClient {
+            http,
+            base: server_url.trim_end_matches('/').to_owned(),
+            token: None,
+        })
     }
 
     /// The same client, authenticated with `token`.
     pub fn with_token(&self, token: impl Into<String>) -> ApiClient {
-        ApiClient { token: Some(token.into()), ..self.clone() }
+        ApiClient {
+            token: Some(token.into()),
+            ..self.clone()
+        }
     }
 
     /// The server URL this client talks to.
@@ -57,7 +64,9 @@ impl ApiClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, EngineError> {
-        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.base));
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -82,14 +91,21 @@ impl ApiClient {
             };
             ErrorBody::new(code, format!("HTTP {status}"))
         });
-        Err(EngineError::Server(ServerError { status: Some(status.as_u16()), body }))
+        Err(EngineError::Server(ServerError {
+            status: Some(status.as_u16()),
+            body,
+        }))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, EngineError> {
         self.call::<(), T>(Method::GET, path, None).await
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, EngineError> {
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, EngineError> {
         self.call(Method::POST, path, Some(body)).await
     }
 
@@ -98,7 +114,9 @@ impl ApiClient {
     }
 
     pub async fn logout(&self) -> Result<(), EngineError> {
-        self.post::<_, serde_json::Value>("/logout", &serde_json::json!({})).await.map(|_| ())
+        self.post::<_, serde_json::Value>("/logout", &serde_json::json!({}))
+            .await
+            .map(|_| ())
     }
 
     pub async fn me(&self) -> Result<MeResponse, EngineError> {
@@ -106,14 +124,23 @@ impl ApiClient {
     }
 
     pub async fn create_org(&self, name: &str) -> Result<Organisation, EngineError> {
-        self.post("/orgs", &CreateOrgRequest { name: name.to_owned() }).await
+        self.post(
+            "/orgs",
+            &CreateOrgRequest {
+                name: name.to_owned(),
+            },
+        )
+        .await
     }
 
     pub async fn orgs(&self) -> Result<Vec<Organisation>, EngineError> {
         self.get("/orgs").await
     }
 
-    pub async fn create_member(&self, request: &CreateMemberRequest) -> Result<Member, EngineError> {
+    pub async fn create_member(
+        &self,
+        request: &CreateMemberRequest,
+    ) -> Result<Member, EngineError> {
         self.post("/members", request).await
     }
 
@@ -121,12 +148,25 @@ impl ApiClient {
         self.get("/members").await
     }
 
-    pub async fn create_conversation(&self, request: &CreateConversationRequest) -> Result<Conversation, EngineError> {
+    pub async fn create_conversation(
+        &self,
+        request: &CreateConversationRequest,
+    ) -> Result<Conversation, EngineError> {
         self.post("/conversations", request).await
     }
 
-    pub async fn add_members(&self, id: ConversationId, members: Vec<MemberId>) -> Result<Conversation, EngineError> {
-        self.post(&format!("/conversations/{id}/members"), &AddMembersRequest { member_ids: members }).await
+    pub async fn add_members(
+        &self,
+        id: ConversationId,
+        members: Vec<MemberId>,
+    ) -> Result<Conversation, EngineError> {
+        self.post(
+            &format!("/conversations/{id}/members"),
+            &AddMembersRequest {
+                member_ids: members,
+            },
+        )
+        .await
     }
 
     pub async fn conversations(&self) -> Result<Vec<Conversation>, EngineError> {
@@ -152,22 +192,34 @@ impl ApiClient {
         if let Some(a) = after {
             query.push_str(&format!("&after={a}"));
         }
-        self.get(&format!("/conversations/{id}/messages{query}")).await
+        self.get(&format!("/conversations/{id}/messages{query}"))
+            .await
     }
 
-    pub async fn send(&self, id: ConversationId, request: &SendMessageRequest) -> Result<SendAck, EngineError> {
-        self.post(&format!("/conversations/{id}/messages"), request).await
+    pub async fn send(
+        &self,
+        id: ConversationId,
+        request: &SendMessageRequest,
+    ) -> Result<SendAck, EngineError> {
+        self.post(&format!("/conversations/{id}/messages"), request)
+            .await
     }
 
     pub async fn receipts(&self, id: ConversationId) -> Result<ReceiptList, EngineError> {
         self.get(&format!("/conversations/{id}/receipts")).await
     }
 
-    pub async fn post_receipt(&self, id: ConversationId, request: &ReceiptRequest) -> Result<Receipt, EngineError> {
-        self.post(&format!("/conversations/{id}/receipts"), request).await
+    pub async fn post_receipt(
+        &self,
+        id: ConversationId,
+        request: &ReceiptRequest,
+    ) -> Result<Receipt, EngineError> {
+        self.post(&format!("/conversations/{id}/receipts"), request)
+            .await
     }
 
     pub async fn events(&self, after: StreamPos, limit: u32) -> Result<EventPage, EngineError> {
-        self.get(&format!("/events?after={after}&limit={limit}")).await
+        self.get(&format!("/events?after={after}&limit={limit}"))
+            .await
     }
 }

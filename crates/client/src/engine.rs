@@ -36,7 +36,10 @@ pub enum ConnectionState {
     /// Caught up; new events arrive as they happen.
     Online,
     /// Disconnected; the next attempt is in `retry_in_ms`.
-    Offline { reason: String, retry_in_ms: u64 },
+    Offline {
+        reason: String,
+        retry_in_ms: u64,
+    },
     /// The server no longer accepts the session; sign in again.
     SignedOut,
 }
@@ -76,8 +79,18 @@ impl Inner {
         if touched.conversations || !touched.messages.is_empty() {
             batch.push(Change::Conversations);
         }
-        batch.extend(touched.messages.iter().map(|&conversation_id| Change::Messages { conversation_id }));
-        batch.extend(touched.receipts.iter().map(|&conversation_id| Change::Receipts { conversation_id }));
+        batch.extend(
+            touched
+                .messages
+                .iter()
+                .map(|&conversation_id| Change::Messages { conversation_id }),
+        );
+        batch.extend(
+            touched
+                .receipts
+                .iter()
+                .map(|&conversation_id| Change::Receipts { conversation_id }),
+        );
         if touched.outbox {
             batch.push(Change::Outbox);
         }
@@ -98,12 +111,19 @@ impl Inner {
     }
 
     pub(crate) fn account(&self) -> Option<Account> {
-        self.account.read().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.account
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub(crate) fn api(&self) -> Result<ApiClient, EngineError> {
         let account = self.account().ok_or(EngineError::NotSignedIn)?;
-        let token = self.tokens.load().map_err(EngineError::TokenStore)?.ok_or(EngineError::NotSignedIn)?;
+        let token = self
+            .tokens
+            .load()
+            .map_err(EngineError::TokenStore)?
+            .ok_or(EngineError::NotSignedIn)?;
         Ok(ApiClient::new(&account.server_url)?.with_token(token))
     }
 }
@@ -120,15 +140,24 @@ pub struct Engine {
 impl Engine {
     /// Opens the profile at `dir`, creating it if needed. With `tokens` absent the
     /// token is kept in `dir/token`.
-    pub async fn open(dir: &Path, tokens: Option<Arc<dyn TokenStore>>) -> Result<Engine, EngineError> {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::CreateProfileDir { path: dir.to_owned(), source })?;
+    pub async fn open(
+        dir: &Path,
+        tokens: Option<Arc<dyn TokenStore>>,
+    ) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::CreateProfileDir {
+            path: dir.to_owned(),
+            source,
+        })?;
         let lock_path = dir.join("profile.lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| EngineError::CreateProfileDir { path: lock_path.clone(), source })?;
+            .map_err(|source| EngineError::CreateProfileDir {
+                path: lock_path.clone(),
+                source,
+            })?;
         if lock.try_lock().is_err() {
             return Err(EngineError::ProfileLocked(dir.to_owned()));
         }
@@ -142,7 +171,9 @@ impl Engine {
             }
         };
         let account = match db.get("account").await? {
-            Some(json) => Some(serde_json::from_str(&json).map_err(|e| EngineError::Corrupt(e.to_string()))?),
+            Some(json) => {
+                Some(serde_json::from_str(&json).map_err(|e| EngineError::Corrupt(e.to_string()))?)
+            }
             None => None,
         };
         let tokens = tokens.unwrap_or_else(|| Arc::new(FileTokenStore::new(dir.join("token"))));
@@ -186,7 +217,12 @@ impl Engine {
     }
 
     /// Signs in. A profile that already holds another account's history refuses.
-    pub async fn login(&self, server_url: &str, username: &str, password: &str) -> Result<Account, EngineError> {
+    pub async fn login(
+        &self,
+        server_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Account, EngineError> {
         let api = ApiClient::new(server_url)?;
         let response = api
             .login(&LoginRequest {
@@ -202,17 +238,33 @@ impl Engine {
             workspace: response.workspace,
         };
         if let Some(existing) = self.inner.db.get("account").await? {
-            let existing: Account = serde_json::from_str(&existing).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-            if existing.server_url != account.server_url || existing.member.id != account.member.id {
+            let existing: Account =
+                serde_json::from_str(&existing).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            if existing.server_url != account.server_url || existing.member.id != account.member.id
+            {
                 return Err(EngineError::ProfileBelongsToAnother {
                     existing: format!("{} at {}", existing.member.username, existing.server_url),
                     requested: format!("{} at {}", account.member.username, account.server_url),
                 });
             }
         }
-        self.inner.tokens.save(&response.token).map_err(EngineError::TokenStore)?;
-        self.inner.db.set("account", &serde_json::to_string(&account).map_err(|e| EngineError::Corrupt(e.to_string()))?).await?;
-        *self.inner.account.write().unwrap_or_else(|p| p.into_inner()) = Some(account.clone());
+        self.inner
+            .tokens
+            .save(&response.token)
+            .map_err(EngineError::TokenStore)?;
+        self.inner
+            .db
+            .set(
+                "account",
+                &serde_json::to_string(&account)
+                    .map_err(|e| EngineError::Corrupt(e.to_string()))?,
+            )
+            .await?;
+        *self
+            .inner
+            .account
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(account.clone());
         if let Ok(members) = self.api()?.members().await {
             self.inner.db.store_members(&members).await?;
         }
@@ -270,18 +322,41 @@ impl Engine {
         text: &str,
         reply_to: Option<MessageId>,
     ) -> Result<LocalMessage, EngineError> {
-        self.send(conversation_id, MessageBody::Text { text: text.to_owned(), reply_to }).await
+        self.send(
+            conversation_id,
+            MessageBody::Text {
+                text: text.to_owned(),
+                reply_to,
+            },
+        )
+        .await
     }
 
     /// Queues any message body. It is on disk in the outbox when this returns, and is
     /// delivered exactly once, whenever the server is reachable.
-    pub async fn send(&self, conversation_id: ConversationId, body: MessageBody) -> Result<LocalMessage, EngineError> {
+    pub async fn send(
+        &self,
+        conversation_id: ConversationId,
+        body: MessageBody,
+    ) -> Result<LocalMessage, EngineError> {
         validate::message_body(&body)?;
         let account = self.account().ok_or(EngineError::NotSignedIn)?;
         let txn_id = TxnId(uuid::Uuid::new_v4().simple().to_string());
-        let message =
-            self.inner.db.queue_send(account.member.id, &self.inner.device, conversation_id, &txn_id, &body).await?;
-        let mut touched = Touched { outbox: true, ..Touched::default() };
+        let message = self
+            .inner
+            .db
+            .queue_send(
+                account.member.id,
+                &self.inner.device,
+                conversation_id,
+                &txn_id,
+                &body,
+            )
+            .await?;
+        let mut touched = Touched {
+            outbox: true,
+            ..Touched::default()
+        };
         touched.messages.push(conversation_id);
         self.inner.emit_touched(&touched);
         self.inner.wake.notify_one();
@@ -306,9 +381,21 @@ impl Engine {
     /// Records that the user has seen messages up to `seq` (the UI calls this when a
     /// message is on screen in a focused window). Only this makes a message "read" for
     /// its sender; delivery alone never does.
-    pub async fn mark_read(&self, conversation_id: ConversationId, seq: Seq) -> Result<(), EngineError> {
-        if self.inner.db.advance_my_receipt(conversation_id, None, Some(seq)).await? {
-            self.inner.emit(vec![Change::Conversations, Change::Receipts { conversation_id }]);
+    pub async fn mark_read(
+        &self,
+        conversation_id: ConversationId,
+        seq: Seq,
+    ) -> Result<(), EngineError> {
+        if self
+            .inner
+            .db
+            .advance_my_receipt(conversation_id, None, Some(seq))
+            .await?
+        {
+            self.inner.emit(vec![
+                Change::Conversations,
+                Change::Receipts { conversation_id },
+            ]);
             self.inner.wake.notify_one();
         }
         Ok(())
@@ -331,7 +418,10 @@ impl Engine {
     }
 
     /// Every member's receipt in a conversation, as last synced.
-    pub async fn receipts(&self, conversation_id: ConversationId) -> Result<Vec<Receipt>, EngineError> {
+    pub async fn receipts(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<Vec<Receipt>, EngineError> {
         self.inner.db.receipts(conversation_id).await
     }
 
@@ -371,7 +461,13 @@ impl Engine {
             let online = matches!(*self.inner.status.borrow(), ConnectionState::Online);
             if online
                 && self.inner.db.outbox_len().await.unwrap_or(1) == 0
-                && self.inner.db.pending_receipts().await.map(|p| p.is_empty()).unwrap_or(false)
+                && self
+                    .inner
+                    .db
+                    .pending_receipts()
+                    .await
+                    .map(|p| p.is_empty())
+                    .unwrap_or(false)
             {
                 return true;
             }

@@ -6,7 +6,10 @@ use satchel_protocol::{ErrorBody, ErrorCode, RetryClass};
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("creating the profile folder {path} failed")]
-    CreateProfileDir { path: std::path::PathBuf, source: std::io::Error },
+    CreateProfileDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("the profile at {0} is open in another process")]
     ProfileLocked(std::path::PathBuf),
     #[error("this profile belongs to {existing}; use another profile for {requested}")]

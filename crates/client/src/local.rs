@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use satchel_protocol::*;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::EngineError;
@@ -145,7 +147,8 @@ fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, EngineError> {
     let members: String = row.try_get("members")?;
     Ok(Conversation {
         id: ConversationId(row.try_get("id")?),
-        kind: ConversationKind::parse(&kind).ok_or_else(|| EngineError::Corrupt(format!("kind {kind}")))?,
+        kind: ConversationKind::parse(&kind)
+            .ok_or_else(|| EngineError::Corrupt(format!("kind {kind}")))?,
         title: row.try_get("title")?,
         org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
         order_number: row.try_get("order_number")?,
@@ -181,7 +184,10 @@ impl LocalDb {
             .connect_with(options.clone())
             .await
             .map_err(EngineError::OpenDatabase)?;
-        sqlx::migrate!("./migrations").run(&writer).await.map_err(EngineError::Migrate)?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(EngineError::Migrate)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -198,7 +204,12 @@ impl LocalDb {
 
     /// A profile setting.
     pub async fn get(&self, key: &str) -> Result<Option<String>, EngineError> {
-        Ok(sqlx::query_scalar("SELECT value FROM profile WHERE key = ?").bind(key).fetch_optional(&self.reader).await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM profile WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     /// Sets a profile setting.
@@ -213,7 +224,12 @@ impl LocalDb {
 
     /// The position after which the stream resumes.
     pub async fn stream_pos(&self) -> Result<StreamPos, EngineError> {
-        Ok(StreamPos(self.get("stream_pos").await?.and_then(|v| v.parse().ok()).unwrap_or(0)))
+        Ok(StreamPos(
+            self.get("stream_pos")
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        ))
     }
 
     /// Writes an own message and its outbox row in one transaction.
@@ -277,7 +293,8 @@ impl LocalDb {
                 Ok(OutboxEntry {
                     txn_id: TxnId(r.try_get("txn_id")?),
                     conversation_id: ConversationId(r.try_get("conversation_id")?),
-                    body: serde_json::from_str(&body).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+                    body: serde_json::from_str(&body)
+                        .map_err(|e| EngineError::Corrupt(e.to_string()))?,
                     attempts: r.try_get("attempts")?,
                 })
             })
@@ -286,7 +303,9 @@ impl LocalDb {
 
     /// Entries of the outbox in any state, oldest first (for display and tests).
     pub async fn outbox_len(&self) -> Result<i64, EngineError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.reader).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&self.reader)
+            .await?)
     }
 
     /// Counts an attempt on an outbox entry.
@@ -307,7 +326,16 @@ impl LocalDb {
     ) -> Result<Touched, EngineError> {
         let mut tx = self.writer.begin().await?;
         let mut touched = Touched::default();
-        confirm(&mut tx, device, txn_id, ack.message_id, ack.seq, ack.sent_at, &mut touched).await?;
+        confirm(
+            &mut tx,
+            device,
+            txn_id,
+            ack.message_id,
+            ack.seq,
+            ack.sent_at,
+            &mut touched,
+        )
+        .await?;
         bump_last_seq(&mut tx, ack.conversation_id, ack.seq).await?;
         tx.commit().await?;
         Ok(touched)
@@ -323,7 +351,10 @@ impl LocalDb {
         .bind(txn_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let mut touched = Touched { outbox: true, ..Touched::default() };
+        let mut touched = Touched {
+            outbox: true,
+            ..Touched::default()
+        };
         if let Some(local_id) = local_id {
             let conversation: i64 = sqlx::query_scalar(
                 "UPDATE messages SET state = 'failed', error = ? WHERE local_id = ? RETURNING conversation_id",
@@ -356,7 +387,10 @@ impl LocalDb {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        let mut touched = Touched { outbox: true, ..Touched::default() };
+        let mut touched = Touched {
+            outbox: true,
+            ..Touched::default()
+        };
         touched.message(ConversationId(conversation));
         Ok(touched)
     }
@@ -364,11 +398,12 @@ impl LocalDb {
     /// Drops a failed message and its outbox entry.
     pub async fn discard_send(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
         let mut tx = self.writer.begin().await?;
-        let local_id: Option<i64> =
-            sqlx::query_scalar("DELETE FROM outbox WHERE txn_id = ? AND state = 'failed' RETURNING local_id")
-                .bind(txn_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let local_id: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM outbox WHERE txn_id = ? AND state = 'failed' RETURNING local_id",
+        )
+        .bind(txn_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         let local_id = local_id.ok_or(EngineError::NotFound("failed message"))?;
         let conversation: i64 =
             sqlx::query_scalar("DELETE FROM messages WHERE local_id = ? RETURNING conversation_id")
@@ -376,7 +411,10 @@ impl LocalDb {
                 .fetch_one(&mut *tx)
                 .await?;
         tx.commit().await?;
-        let mut touched = Touched { outbox: true, ..Touched::default() };
+        let mut touched = Touched {
+            outbox: true,
+            ..Touched::default()
+        };
         touched.message(ConversationId(conversation));
         Ok(touched)
     }
@@ -388,12 +426,16 @@ impl LocalDb {
         device: &DeviceId,
         events: &[StreamEvent],
     ) -> Result<Touched, EngineError> {
-        let Some(last) = events.last() else { return Ok(Touched::default()) };
+        let Some(last) = events.last() else {
+            return Ok(Touched::default());
+        };
         let mut tx = self.writer.begin().await?;
         let mut touched = Touched::default();
         for event in events {
             match &event.event {
-                Event::Message { message } => apply_message(&mut tx, device, message, &mut touched).await?,
+                Event::Message { message } => {
+                    apply_message(&mut tx, device, message, &mut touched).await?
+                }
                 Event::Receipt { receipt } => {
                     sqlx::query(
                         "INSERT INTO receipts (conversation_id, member_id, delivered_up_to, read_up_to, updated_at)
@@ -429,10 +471,11 @@ impl LocalDb {
                     touched.receipt(receipt.conversation_id);
                 }
                 Event::Conversation { conversation } => {
-                    let known: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = ?")
-                        .bind(conversation.id.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    let known: Option<i64> =
+                        sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = ?")
+                            .bind(conversation.id.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     sqlx::query(
                         "INSERT INTO conversations (id, kind, title, org_id, order_number, members, last_seq, created_at)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -467,7 +510,11 @@ impl LocalDb {
     }
 
     /// Stores messages fetched over HTTP (history of a conversation joined late).
-    pub async fn insert_history(&self, device: &DeviceId, messages: &[Message]) -> Result<Touched, EngineError> {
+    pub async fn insert_history(
+        &self,
+        device: &DeviceId,
+        messages: &[Message],
+    ) -> Result<Touched, EngineError> {
         let mut tx = self.writer.begin().await?;
         let mut touched = Touched::default();
         for message in messages {
@@ -478,7 +525,10 @@ impl LocalDb {
     }
 
     /// Conversations with unread counts and last messages, most recent activity first.
-    pub async fn conversations(&self, me: MemberId) -> Result<Vec<ConversationSummary>, EngineError> {
+    pub async fn conversations(
+        &self,
+        me: MemberId,
+    ) -> Result<Vec<ConversationSummary>, EngineError> {
         let rows = sqlx::query(
             "SELECT c.*, COALESCE(r.read_up_to, 0) AS my_read,
                     (SELECT MAX(local_id) FROM messages m WHERE m.conversation_id = c.id) AS last_local
@@ -504,14 +554,24 @@ impl LocalDb {
                 Some(local_id) => Some(message_by_local_id(&mut conn, local_id).await?),
                 None => None,
             };
-            out.push(ConversationSummary { conversation, unread, last_message });
+            out.push(ConversationSummary {
+                conversation,
+                unread,
+                last_message,
+            });
         }
         Ok(out)
     }
 
     /// One conversation, if this profile knows it.
-    pub async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, EngineError> {
-        let row = sqlx::query("SELECT * FROM conversations WHERE id = ?").bind(id.0).fetch_optional(&self.reader).await?;
+    pub async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<Conversation>, EngineError> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await?;
         row.as_ref().map(conversation_from_row).transpose()
     }
 
@@ -539,7 +599,10 @@ impl LocalDb {
         .bind(i64::from(limit.clamp(1, 1000)))
         .fetch_all(&self.reader)
         .await?;
-        let mut page = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut page = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         page.reverse();
         Ok(page)
     }
@@ -557,10 +620,11 @@ impl LocalDb {
 
     /// Highest seq held locally in a conversation.
     pub async fn max_seq(&self, id: ConversationId) -> Result<Seq, EngineError> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = ?")
-            .bind(id.0)
-            .fetch_one(&self.reader)
-            .await?;
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = ?")
+                .bind(id.0)
+                .fetch_one(&self.reader)
+                .await?;
         Ok(Seq(max.unwrap_or(0)))
     }
 
@@ -635,10 +699,11 @@ impl LocalDb {
 
     /// This profile's read position in a conversation.
     pub async fn my_read_up_to(&self, id: ConversationId) -> Result<Seq, EngineError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT read_up_to FROM my_receipts WHERE conversation_id = ?")
-            .bind(id.0)
-            .fetch_optional(&self.reader)
-            .await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT read_up_to FROM my_receipts WHERE conversation_id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.reader)
+                .await?;
         Ok(Seq(v.unwrap_or(0)))
     }
 
@@ -665,9 +730,10 @@ impl LocalDb {
 
     /// The cached member directory.
     pub async fn members(&self) -> Result<Vec<Member>, EngineError> {
-        let rows = sqlx::query("SELECT id, username, display_name, role, org_id FROM members ORDER BY id")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, username, display_name, role, org_id FROM members ORDER BY id")
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter()
             .map(|r| {
                 let role: String = r.try_get("role")?;
@@ -675,7 +741,8 @@ impl LocalDb {
                     id: MemberId(r.try_get("id")?),
                     username: r.try_get("username")?,
                     display_name: r.try_get("display_name")?,
-                    role: Role::parse(&role).ok_or_else(|| EngineError::Corrupt(format!("role {role}")))?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| EngineError::Corrupt(format!("role {role}")))?,
                     org_id: r.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
                 })
             })
@@ -683,11 +750,16 @@ impl LocalDb {
     }
 }
 
-async fn message_by_local_id(conn: &mut SqliteConnection, local_id: i64) -> Result<LocalMessage, EngineError> {
-    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE local_id = ?"))
-        .bind(local_id)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn message_by_local_id(
+    conn: &mut SqliteConnection,
+    local_id: i64,
+) -> Result<LocalMessage, EngineError> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE local_id = ?"
+    ))
+    .bind(local_id)
+    .fetch_one(&mut *conn)
+    .await?;
     message_from_row(&row)
 }
 
@@ -713,7 +785,10 @@ async fn confirm(
     .bind(txn_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    let removed = sqlx::query("DELETE FROM outbox WHERE txn_id = ?").bind(txn_id.as_str()).execute(&mut *conn).await?;
+    let removed = sqlx::query("DELETE FROM outbox WHERE txn_id = ?")
+        .bind(txn_id.as_str())
+        .execute(&mut *conn)
+        .await?;
     if removed.rows_affected() > 0 {
         touched.outbox = true;
     }
@@ -723,7 +798,11 @@ async fn confirm(
     Ok(conversation.is_some())
 }
 
-async fn bump_last_seq(conn: &mut SqliteConnection, id: ConversationId, seq: Seq) -> Result<(), EngineError> {
+async fn bump_last_seq(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    seq: Seq,
+) -> Result<(), EngineError> {
     sqlx::query("UPDATE conversations SET last_seq = MAX(last_seq, ?) WHERE id = ?")
         .bind(seq.0)
         .bind(id.0)
@@ -739,7 +818,16 @@ async fn apply_message(
     touched: &mut Touched,
 ) -> Result<(), EngineError> {
     if &message.sender_device == device
-        && confirm(conn, device, &message.txn_id, message.id, message.seq, message.sent_at, touched).await?
+        && confirm(
+            conn,
+            device,
+            &message.txn_id,
+            message.id,
+            message.seq,
+            message.sent_at,
+            touched,
+        )
+        .await?
     {
         bump_last_seq(conn, message.conversation_id, message.seq).await?;
         return Ok(());

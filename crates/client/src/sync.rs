@@ -105,36 +105,57 @@ async fn session(
     backoff: &mut Backoff,
 ) -> Result<End, EngineError> {
     let api = inner.api()?;
-    let token = inner.tokens.load().map_err(EngineError::TokenStore)?.ok_or(EngineError::NotSignedIn)?;
+    let token = inner
+        .tokens
+        .load()
+        .map_err(EngineError::TokenStore)?
+        .ok_or(EngineError::NotSignedIn)?;
     let me = inner.account().ok_or(EngineError::NotSignedIn)?.member.id;
-    let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(api.ws_url()))
-        .await
-        .map_err(|_| network("connect timed out"))?
-        .map_err(network)?;
+    let (socket, _) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(api.ws_url()),
+    )
+    .await
+    .map_err(|_| network("connect timed out"))?
+    .map_err(network)?;
     let (mut sink, mut stream) = socket.split();
     let send_frame = |frame: ClientFrame| WsMessage::Text(encode(frame).into());
 
-    sink.send(send_frame(ClientFrame::Auth { token })).await.map_err(network)?;
+    sink.send(send_frame(ClientFrame::Auth { token }))
+        .await
+        .map_err(network)?;
     loop {
-        let next = tokio::time::timeout(CONNECT_TIMEOUT, stream.next()).await.map_err(|_| network("no answer to auth"))?;
+        let next = tokio::time::timeout(CONNECT_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| network("no answer to auth"))?;
         match next {
-            Some(Ok(WsMessage::Text(text))) => match decode_server_frame(text.as_str()).map_err(network)? {
-                ServerFrame::Ready { .. } => break,
-                ServerFrame::Error { error, .. } => {
-                    return Err(EngineError::Server(ServerError { status: None, body: error }))
+            Some(Ok(WsMessage::Text(text))) => {
+                match decode_server_frame(text.as_str()).map_err(network)? {
+                    ServerFrame::Ready { .. } => break,
+                    ServerFrame::Error { error, .. } => {
+                        return Err(EngineError::Server(ServerError {
+                            status: None,
+                            body: error,
+                        }))
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(network(e)),
             None => return Err(network("closed during auth")),
         }
     }
     let after = inner.db.stream_pos().await?;
-    sink.send(send_frame(ClientFrame::Subscribe { after })).await.map_err(network)?;
+    sink.send(send_frame(ClientFrame::Subscribe { after }))
+        .await
+        .map_err(network)?;
     inner.set_status(ConnectionState::Syncing);
 
-    let mut conn = Conn { in_flight: HashSet::new(), receipts_sent: HashMap::new() };
+    let mut conn = Conn {
+        in_flight: HashSet::new(),
+        receipts_sent: HashMap::new(),
+    };
     push_outbox(inner, &mut conn, &mut sink).await?;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -197,7 +218,10 @@ async fn handle_frames(
 ) -> Result<(), EngineError> {
     // A connection that moves data is a working one: the next failure retries quickly
     // instead of waiting out a backoff grown by earlier failures.
-    if frames.iter().any(|f| matches!(f, ServerFrame::Event { .. } | ServerFrame::Ack { .. })) {
+    if frames
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Event { .. } | ServerFrame::Ack { .. }))
+    {
         backoff.reset();
     }
     let mut events = Vec::new();
@@ -217,7 +241,10 @@ async fn handle_frames(
                         let touched = inner.db.confirm_send(&inner.device, &txn_id, &ack).await?;
                         inner.emit_touched(&touched);
                     }
-                    ServerFrame::Error { txn_id: Some(txn_id), error } => {
+                    ServerFrame::Error {
+                        txn_id: Some(txn_id),
+                        error,
+                    } => {
                         conn.in_flight.remove(&txn_id);
                         match error.code.retry_class() {
                             RetryClass::Permanent => {
@@ -227,16 +254,29 @@ async fn handle_frames(
                             }
                             // Reconnect and resend everything in order, so a transient
                             // refusal does not let later messages overtake this one.
-                            _ => return Err(EngineError::Server(ServerError { status: None, body: error })),
+                            _ => {
+                                return Err(EngineError::Server(ServerError {
+                                    status: None,
+                                    body: error,
+                                }))
+                            }
                         }
                     }
-                    ServerFrame::Error { txn_id: None, error } => {
+                    ServerFrame::Error {
+                        txn_id: None,
+                        error,
+                    } => {
                         if error.code.retry_class() != RetryClass::Permanent {
-                            return Err(EngineError::Server(ServerError { status: None, body: error }));
+                            return Err(EngineError::Server(ServerError {
+                                status: None,
+                                body: error,
+                            }));
                         }
                         tracing::warn!(code = ?error.code, message = %error.message, "server reported an error");
                     }
-                    ServerFrame::Ready { .. } | ServerFrame::Pong { .. } | ServerFrame::Event { .. } => {}
+                    ServerFrame::Ready { .. }
+                    | ServerFrame::Pong { .. }
+                    | ServerFrame::Event { .. } => {}
                 }
             }
         }
@@ -246,7 +286,11 @@ async fn handle_frames(
 
 /// Applies events in one transaction, advances delivery receipts for what arrived and
 /// fetches the history of conversations joined after it was written.
-async fn apply(inner: &Arc<Inner>, me: MemberId, events: Vec<StreamEvent>) -> Result<(), EngineError> {
+async fn apply(
+    inner: &Arc<Inner>,
+    me: MemberId,
+    events: Vec<StreamEvent>,
+) -> Result<(), EngineError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -261,7 +305,10 @@ async fn apply(inner: &Arc<Inner>, me: MemberId, events: Vec<StreamEvent>) -> Re
         }
     }
     for (conversation, seq) in delivered {
-        inner.db.advance_my_receipt(conversation, Some(seq), None).await?;
+        inner
+            .db
+            .advance_my_receipt(conversation, Some(seq), None)
+            .await?;
     }
     inner.emit_touched(&touched);
     for conversation in &touched.joined {
@@ -280,7 +327,10 @@ async fn backfill(inner: &Arc<Inner>, conversation: ConversationId) -> Result<()
         if let Some(last) = page.messages.last() {
             after = last.seq;
         }
-        let touched = inner.db.insert_history(&inner.device, &page.messages).await?;
+        let touched = inner
+            .db
+            .insert_history(&inner.device, &page.messages)
+            .await?;
         inner.emit_touched(&touched);
         if !page.has_more {
             return Ok(());
@@ -288,7 +338,11 @@ async fn backfill(inner: &Arc<Inner>, conversation: ConversationId) -> Result<()
     }
 }
 
-async fn push_outbox<S>(inner: &Arc<Inner>, conn: &mut Conn, sink: &mut S) -> Result<(), EngineError>
+async fn push_outbox<S>(
+    inner: &Arc<Inner>,
+    conn: &mut Conn,
+    sink: &mut S,
+) -> Result<(), EngineError>
 where
     S: futures_util::Sink<WsMessage> + Unpin,
     S::Error: std::fmt::Display,
@@ -296,7 +350,10 @@ where
     if conn.in_flight.len() >= WINDOW {
         return Ok(());
     }
-    let queued = inner.db.queued((WINDOW + conn.in_flight.len()) as u32).await?;
+    let queued = inner
+        .db
+        .queued((WINDOW + conn.in_flight.len()) as u32)
+        .await?;
     for entry in queued {
         if conn.in_flight.len() >= WINDOW {
             break;
@@ -309,29 +366,47 @@ where
             txn_id: entry.txn_id.clone(),
             body: entry.body,
         };
-        sink.feed(WsMessage::Text(encode(frame).into())).await.map_err(network)?;
+        sink.feed(WsMessage::Text(encode(frame).into()))
+            .await
+            .map_err(network)?;
         conn.in_flight.insert(entry.txn_id);
     }
     sink.flush().await.map_err(network)?;
     Ok(())
 }
 
-async fn push_receipts<S>(inner: &Arc<Inner>, conn: &mut Conn, sink: &mut S) -> Result<(), EngineError>
+async fn push_receipts<S>(
+    inner: &Arc<Inner>,
+    conn: &mut Conn,
+    sink: &mut S,
+) -> Result<(), EngineError>
 where
     S: futures_util::Sink<WsMessage> + Unpin,
     S::Error: std::fmt::Display,
 {
     for pending in inner.db.pending_receipts().await? {
-        let sent = conn.receipts_sent.get(&pending.conversation_id).copied().unwrap_or((Seq(0), Seq(0)));
+        let sent = conn
+            .receipts_sent
+            .get(&pending.conversation_id)
+            .copied()
+            .unwrap_or((Seq(0), Seq(0)));
         let delivered = pending.delivered_up_to.filter(|d| *d > sent.0);
         let read = pending.read_up_to.filter(|r| *r > sent.1);
         if delivered.is_none() && read.is_none() {
             continue;
         }
-        let frame = ClientFrame::Receipt { conversation_id: pending.conversation_id, delivered_up_to: delivered, read_up_to: read };
-        sink.feed(WsMessage::Text(encode(frame).into())).await.map_err(network)?;
-        conn.receipts_sent
-            .insert(pending.conversation_id, (delivered.unwrap_or(sent.0), read.unwrap_or(sent.1)));
+        let frame = ClientFrame::Receipt {
+            conversation_id: pending.conversation_id,
+            delivered_up_to: delivered,
+            read_up_to: read,
+        };
+        sink.feed(WsMessage::Text(encode(frame).into()))
+            .await
+            .map_err(network)?;
+        conn.receipts_sent.insert(
+            pending.conversation_id,
+            (delivered.unwrap_or(sent.0), read.unwrap_or(sent.1)),
+        );
     }
     sink.flush().await.map_err(network)?;
     Ok(())

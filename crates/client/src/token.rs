@@ -46,12 +46,15 @@ impl TokenStore for FileTokenStore {
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| format!("protecting {}: {e}", tmp.display()))?;
         }
-        std::fs::rename(&tmp, &self.path).map_err(|e| format!("replacing {}: {e}", self.path.display()))
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| format!("replacing {}: {e}", self.path.display()))
     }
 
     fn clear(&self) -> Result<(), String> {
         match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", self.path.display())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("removing {}: {e}", self.path.display()))
+            }
             _ => Ok(()),
         }
     }

@@ -255,9 +255,16 @@ impl MessageBody {
             MessageBody::Video { attachment, .. } => format!("[video] {}", attachment.name),
             MessageBody::Voice { duration_ms, .. } => format!("[voice] {}s", duration_ms / 1000),
             MessageBody::File { attachment, .. } => format!("[file] {}", attachment.name),
-            MessageBody::ConfirmationRequest { item, value, .. } => format!("[confirm] {item}: {value}"),
-            MessageBody::ConfirmationAnswer { approved, comment, .. } => {
-                format!("[{}] {comment}", if *approved { "approved" } else { "rejected" })
+            MessageBody::ConfirmationRequest { item, value, .. } => {
+                format!("[confirm] {item}: {value}")
+            }
+            MessageBody::ConfirmationAnswer {
+                approved, comment, ..
+            } => {
+                format!(
+                    "[{}] {comment}",
+                    if *approved { "approved" } else { "rejected" }
+                )
             }
             MessageBody::StageChange { from, to, .. } => format!("[stage] {from:?} → {to:?}"),
             MessageBody::ProgressUpdate { text, .. } => format!("[progress] {text}"),

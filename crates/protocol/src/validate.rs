@@ -23,7 +23,10 @@ pub struct FieldError {
 }
 
 fn fail(field: &'static str, reason: impl Into<String>) -> FieldError {
-    FieldError { field, reason: reason.into() }
+    FieldError {
+        field,
+        reason: reason.into(),
+    }
 }
 
 /// Login names: 3–32 characters of `a-z`, `0-9`, `.`, `_`, `-`, starting with a letter
@@ -33,8 +36,14 @@ pub fn username(s: &str) -> Result<(), FieldError> {
     if !(3..=32).contains(&len) {
         return Err(fail("username", "must be 3 to 32 characters"));
     }
-    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c)) {
-        return Err(fail("username", "may contain only a-z, 0-9, '.', '_' and '-'"));
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+    {
+        return Err(fail(
+            "username",
+            "may contain only a-z, 0-9, '.', '_' and '-'",
+        ));
     }
     if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(fail("username", "must start with a letter or digit"));
@@ -71,7 +80,10 @@ pub fn client_id(field: &'static str, s: &str) -> Result<(), FieldError> {
     if !(8..=64).contains(&s.len()) {
         return Err(fail(field, "must be 8 to 64 characters"));
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(fail(field, "may contain only A-Z, a-z, 0-9, '-' and '_'"));
     }
     Ok(())
@@ -84,9 +96,14 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
         return Err(fail(field, "must not be empty"));
     }
     if s.chars().count() > MAX_TEXT_CHARS {
-        return Err(fail(field, format!("must be at most {MAX_TEXT_CHARS} characters")));
+        return Err(fail(
+            field,
+            format!("must be at most {MAX_TEXT_CHARS} characters"),
+        ));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err(fail(field, "must not contain control characters"));
     }
     Ok(())
@@ -97,7 +114,9 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
 pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
     match body {
         MessageBody::Text { text: t, .. } | MessageBody::Edit { text: t, .. } => text("text", t),
-        MessageBody::System { .. } => Err(fail("kind", "system messages are written by the server")),
+        MessageBody::System { .. } => {
+            Err(fail("kind", "system messages are written by the server"))
+        }
         MessageBody::Recall { .. } => Ok(()),
         MessageBody::Image { caption, .. }
         | MessageBody::Video { caption, .. }
@@ -110,7 +129,9 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
         MessageBody::ConfirmationAnswer { comment, .. } => optional_text("comment", comment),
         MessageBody::StageChange { reason, .. } => optional_text("reason", reason),
         MessageBody::ProgressUpdate { text: t, .. } => text("text", t),
-        MessageBody::Annotation { region, comment, .. } => {
+        MessageBody::Annotation {
+            region, comment, ..
+        } => {
             let inside = |v: f32| (0.0..=1.0).contains(&v);
             if !(inside(region.x) && inside(region.y) && inside(region.w) && inside(region.h))
                 || region.x + region.w > 1.0 + f32::EPSILON

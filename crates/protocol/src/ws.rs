@@ -9,20 +9,28 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::SendAck;
 use crate::domain::*;
 use crate::error::ErrorBody;
 use crate::ids::*;
-use crate::api::SendAck;
 
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Must be the first frame. Answered with `ready` or an `unauthenticated` error.
-    Auth { token: String },
+    Auth {
+        token: String,
+    },
     /// Start (or restart) the event stream after `after`.
-    Subscribe { after: StreamPos },
-    Send { conversation_id: ConversationId, txn_id: TxnId, body: MessageBody },
+    Subscribe {
+        after: StreamPos,
+    },
+    Send {
+        conversation_id: ConversationId,
+        txn_id: TxnId,
+        body: MessageBody,
+    },
     Receipt {
         conversation_id: ConversationId,
         #[serde(default)]
@@ -30,18 +38,31 @@ pub enum ClientFrame {
         #[serde(default)]
         read_up_to: Option<Seq>,
     },
-    Ping { nonce: u64 },
+    Ping {
+        nonce: u64,
+    },
 }
 
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    Ready { member: Member, device_id: DeviceId, head: StreamPos },
-    Event { event: StreamEvent },
+    Ready {
+        member: Member,
+        device_id: DeviceId,
+        head: StreamPos,
+    },
+    Event {
+        event: StreamEvent,
+    },
     /// Every event up to `pos` has been sent; what follows is live.
-    CaughtUp { pos: StreamPos },
-    Ack { txn_id: TxnId, ack: SendAck },
+    CaughtUp {
+        pos: StreamPos,
+    },
+    Ack {
+        txn_id: TxnId,
+        ack: SendAck,
+    },
     /// An error. `txn_id` is set when it answers a `send`; the connection stays open
     /// unless the code is `unauthenticated`.
     Error {
@@ -49,7 +70,9 @@ pub enum ServerFrame {
         txn_id: Option<TxnId>,
         error: ErrorBody,
     },
-    Pong { nonce: u64 },
+    Pong {
+        nonce: u64,
+    },
 }
 
 /// The versioned wrapper around every frame.
@@ -63,7 +86,10 @@ pub struct Envelope<F> {
 impl<F> Envelope<F> {
     /// Wraps a frame in the current protocol version.
     pub fn current(frame: F) -> Self {
-        Envelope { v: crate::PROTOCOL_VERSION, frame }
+        Envelope {
+            v: crate::PROTOCOL_VERSION,
+            frame,
+        }
     }
 }
 
@@ -87,9 +113,9 @@ impl DecodeError {
     pub fn code(&self) -> crate::ErrorCode {
         use crate::ErrorCode;
         match self {
-            DecodeError::NotJson(_) | DecodeError::MissingVersion | DecodeError::Malformed { .. } => {
-                ErrorCode::MalformedRequest
-            }
+            DecodeError::NotJson(_)
+            | DecodeError::MissingVersion
+            | DecodeError::Malformed { .. } => ErrorCode::MalformedRequest,
             DecodeError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
             DecodeError::UnknownType(_) => ErrorCode::UnknownFrameType,
         }
@@ -103,17 +129,27 @@ const CLIENT_FRAME_TYPES: &[&str] = &["auth", "subscribe", "send", "receipt", "p
 pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    let version = value.get("v").and_then(|v| v.as_u64()).ok_or(DecodeError::MissingVersion)?;
+    let version = value
+        .get("v")
+        .and_then(|v| v.as_u64())
+        .ok_or(DecodeError::MissingVersion)?;
     if version != u64::from(crate::PROTOCOL_VERSION) {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .to_owned();
     if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
         return Err(DecodeError::UnknownType(kind));
     }
     serde_json::from_value::<Envelope<ClientFrame>>(value)
         .map(|e| e.frame)
-        .map_err(|e| DecodeError::Malformed { kind, detail: e.to_string() })
+        .map_err(|e| DecodeError::Malformed {
+            kind,
+            detail: e.to_string(),
+        })
 }
 
 /// Encodes a frame in the current envelope.
@@ -142,10 +178,22 @@ mod tests {
         use crate::ErrorCode;
         let code = |s: &str| decode_client_frame(s).map(|_| ()).map_err(|e| e.code());
         assert_eq!(code("{not json"), Err(ErrorCode::MalformedRequest));
-        assert_eq!(code(r#"{"type":"ping","nonce":1}"#), Err(ErrorCode::MalformedRequest));
-        assert_eq!(code(r#"{"v":9,"type":"ping","nonce":1}"#), Err(ErrorCode::UnsupportedVersion));
-        assert_eq!(code(r#"{"v":1,"type":"dance"}"#), Err(ErrorCode::UnknownFrameType));
-        assert_eq!(code(r#"{"v":1,"type":"ping","nonce":"x"}"#), Err(ErrorCode::MalformedRequest));
+        assert_eq!(
+            code(r#"{"type":"ping","nonce":1}"#),
+            Err(ErrorCode::MalformedRequest)
+        );
+        assert_eq!(
+            code(r#"{"v":9,"type":"ping","nonce":1}"#),
+            Err(ErrorCode::UnsupportedVersion)
+        );
+        assert_eq!(
+            code(r#"{"v":1,"type":"dance"}"#),
+            Err(ErrorCode::UnknownFrameType)
+        );
+        assert_eq!(
+            code(r#"{"v":1,"type":"ping","nonce":"x"}"#),
+            Err(ErrorCode::MalformedRequest)
+        );
         assert_eq!(code(r#"{"v":1,"type":"ping","nonce":7}"#), Ok(()));
     }
 
@@ -154,7 +202,10 @@ mod tests {
         let frame = ClientFrame::Send {
             conversation_id: ConversationId(3),
             txn_id: TxnId("abcdefgh-1".into()),
-            body: MessageBody::Text { text: "五金用铜的".into(), reply_to: None },
+            body: MessageBody::Text {
+                text: "五金用铜的".into(),
+                reply_to: None,
+            },
         };
         let text = encode(frame.clone());
         assert!(text.starts_with(r#"{"v":1,"type":"send""#), "{text}");

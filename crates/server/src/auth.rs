@@ -49,7 +49,9 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
             None => dummy_hash()?.to_owned(),
         };
         let parsed = PasswordHash::new(&stored).map_err(|e| AuthError::Hash(e.to_string()))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && known)
     })
     .await?
@@ -93,14 +95,20 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     /// Allows `max_failures` failures per username within `window`.
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        LoginLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
+        LoginLimiter {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `Err(wait)` if the username is locked for `wait` longer.
     pub fn check(&self, username: &str) -> Result<(), Duration> {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(username) {
-            Some((count, since)) if *count >= self.max_failures && since.elapsed() < self.window => {
+            Some((count, since))
+                if *count >= self.max_failures && since.elapsed() < self.window =>
+            {
                 Err(self.window - since.elapsed())
             }
             _ => Ok(()),
@@ -115,7 +123,9 @@ impl LoginLimiter {
             let window = self.window;
             map.retain(|_, (_, since)| since.elapsed() < window);
         }
-        let entry = map.entry(username.to_owned()).or_insert((0, Instant::now()));
+        let entry = map
+            .entry(username.to_owned())
+            .or_insert((0, Instant::now()));
         if entry.1.elapsed() >= self.window {
             *entry = (0, Instant::now());
         }
@@ -124,6 +134,9 @@ impl LoginLimiter {
 
     /// Forgets failures after a successful login.
     pub fn record_success(&self, username: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(username);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(username);
     }
 }

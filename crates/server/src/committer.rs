@@ -80,10 +80,15 @@ impl Committer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, events: broadcast::Sender<EventBatch>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    events: broadcast::Sender<EventBatch>,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<Write>, Vec<_>) = jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
+        let (writes, replies): (Vec<Write>, Vec<_>) =
+            jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
         let count = writes.len();
         match store.commit_batch(writes, crate::clock::now_millis()).await {
             Ok(result) => {

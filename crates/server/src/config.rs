@@ -30,7 +30,10 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path} failed")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("tls_cert and tls_key must be given together")]
@@ -41,9 +44,14 @@ impl FileConfig {
     /// Reads and parses a TOML settings file; unknown keys are an error, so a typo does
     /// not silently fall back to a default.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -71,7 +79,9 @@ impl Settings {
         log_format: Option<LogFormat>,
         file: FileConfig,
     ) -> Result<Settings, ConfigError> {
-        let data_dir = data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("satchel-data"));
+        let data_dir = data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("satchel-data"));
         let database_url = database_url
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("satchel.db").display()));
@@ -80,10 +90,11 @@ impl Settings {
             (None, None) => None,
             _ => return Err(ConfigError::TlsPair),
         };
-        let default_listen: SocketAddr = DEFAULT_LISTEN.parse().map_err(|_| ConfigError::Parse {
-            path: PathBuf::from("<default>"),
-            message: "bad default listen address".into(),
-        })?;
+        let default_listen: SocketAddr =
+            DEFAULT_LISTEN.parse().map_err(|_| ConfigError::Parse {
+                path: PathBuf::from("<default>"),
+                message: "bad default listen address".into(),
+            })?;
         Ok(Settings {
             listen: listen.or(file.listen).unwrap_or(default_listen),
             data_dir,

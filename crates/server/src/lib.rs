@@ -62,7 +62,10 @@ impl AppState {
         let hash = auth::token_hash(token);
         match self.store.session(&hash, clock::now_millis()).await? {
             Some(session) => Ok((session, hash)),
-            None => Err(ApiError::new(ErrorCode::Unauthenticated, "the token is unknown, expired or revoked")),
+            None => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the token is unknown, expired or revoked",
+            )),
         }
     }
 
@@ -94,11 +97,20 @@ pub fn send_write(
             // cannot honour.
             return Err(ApiError::new(
                 ErrorCode::UnsupportedKind,
-                format!("message kind `{}` is not accepted by this server yet", other.kind_name()),
+                format!(
+                    "message kind `{}` is not accepted by this server yet",
+                    other.kind_name()
+                ),
             ));
         }
     }
-    Ok(Write::Send { sender: session.member.id, device: session.device_id.clone(), conversation_id, txn_id, body })
+    Ok(Write::Send {
+        sender: session.member.id,
+        device: session.device_id.clone(),
+        conversation_id,
+        txn_id,
+        body,
+    })
 }
 
 /// A server ready to serve: its store opened and its writer running.
@@ -114,7 +126,16 @@ impl App {
         let committer = Committer::spawn(store.clone(), events.clone());
         let (stop, shutdown) = watch::channel(false);
         let limiter = LoginLimiter::new(5, Duration::from_secs(60));
-        App { state: AppState(Arc::new(Inner { store, committer, events, limiter, shutdown })), stop }
+        App {
+            state: AppState(Arc::new(Inner {
+                store,
+                committer,
+                events,
+                limiter,
+                shutdown,
+            })),
+            stop,
+        }
     }
 
     /// Opens the store named by a database URL (`sqlite://…`).
@@ -146,14 +167,21 @@ impl App {
 /// Opens a store from a URL. Only `sqlite:` is implemented in this build.
 pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(store::sqlite::SqliteStore::open(database_url).await?))
+        Ok(Arc::new(
+            store::sqlite::SqliteStore::open(database_url).await?,
+        ))
     } else {
-        Err(StoreError::Invalid(format!("unsupported database URL `{database_url}` (expected sqlite://…)")))
+        Err(StoreError::Invalid(format!(
+            "unsupported database URL `{database_url}` (expected sqlite://…)"
+        )))
     }
 }
 
 async fn healthz() -> Json<api::Health> {
-    Json(api::Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+    Json(api::Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 /// Why serving stopped with an error.
@@ -191,7 +219,9 @@ pub async fn serve_tls(
     key: &std::path::Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(ServeError::Tls)?;
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(ServeError::Tls)?;
     let router = app.router();
     let stop = app.stop;
     let handle = axum_server::Handle::new();
@@ -201,6 +231,9 @@ pub async fn serve_tls(
         let _ = stop.send(true);
         on_shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
-    axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(router.into_make_service()).await?;
+    axum_server::from_tcp_rustls(listener, tls)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
     Ok(())
 }

@@ -87,29 +87,65 @@ async fn main() -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let (listen, tls_cert, tls_key) = match &cli.command {
-        Command::Serve { listen, tls_cert, tls_key, .. } => (*listen, tls_cert.clone(), tls_key.clone()),
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            ..
+        } => (*listen, tls_cert.clone(), tls_key.clone()),
         _ => (None, None, None),
     };
-    let settings = Settings::resolve(listen, cli.data_dir, cli.database_url, tls_cert, tls_key, cli.log_format, file)?;
+    let settings = Settings::resolve(
+        listen,
+        cli.data_dir,
+        cli.database_url,
+        tls_cert,
+        tls_key,
+        cli.log_format,
+        file,
+    )?;
     init_logging(settings.log_format);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
-    let app = App::open(&settings.database_url).await.context("opening the store")?;
+    let app = App::open(&settings.database_url)
+        .await
+        .context("opening the store")?;
 
     match cli.command {
         Command::Serve { print_addr, .. } => serve(app, &settings, print_addr).await,
-        Command::Init { workspace, admin, display_name, password } => {
+        Command::Init {
+            workspace,
+            admin,
+            display_name,
+            password,
+        } => {
             validate::label("workspace", &workspace, validate::MAX_TITLE_CHARS)?;
             validate::username(&admin)?;
-            validate::label("display_name", &display_name, validate::MAX_DISPLAY_NAME_CHARS)?;
+            validate::label(
+                "display_name",
+                &display_name,
+                validate::MAX_DISPLAY_NAME_CHARS,
+            )?;
             validate::password(&password)?;
             let password_hash = auth::hash_password(password).await?;
             let member = app
                 .state()
                 .store
-                .init_workspace(&workspace, NewMember { username: admin, display_name, role: Role::Admin, org_id: None, password_hash })
+                .init_workspace(
+                    &workspace,
+                    NewMember {
+                        username: admin,
+                        display_name,
+                        role: Role::Admin,
+                        org_id: None,
+                        password_hash,
+                    },
+                )
                 .await?;
-            println!("workspace `{workspace}` created; admin `{}` has id {}", member.username, member.id);
+            println!(
+                "workspace `{workspace}` created; admin `{}` has id {}",
+                member.username, member.id
+            );
             Ok(())
         }
         Command::CreateOrg { name } => {
@@ -118,11 +154,29 @@ async fn main() -> anyhow::Result<()> {
             println!("organisation `{}` has id {}", org.name, org.id);
             Ok(())
         }
-        Command::CreateMember { username, display_name, password, role, org } => {
-            let request = CreateMemberRequest { username, display_name, password, role, org_id: org.map(OrgId) };
-            match satchel_server::http::accounts::create_member_checked(app.state(), request).await {
+        Command::CreateMember {
+            username,
+            display_name,
+            password,
+            role,
+            org,
+        } => {
+            let request = CreateMemberRequest {
+                username,
+                display_name,
+                password,
+                role,
+                org_id: org.map(OrgId),
+            };
+            match satchel_server::http::accounts::create_member_checked(app.state(), request).await
+            {
                 Ok(member) => {
-                    println!("member `{}` ({}) has id {}", member.username, member.role.as_str(), member.id);
+                    println!(
+                        "member `{}` ({}) has id {}",
+                        member.username,
+                        member.role.as_str(),
+                        member.id
+                    );
                     Ok(())
                 }
                 Err(e) => bail!("{:?}: {}", e.0.code, e.0.message),
@@ -144,8 +198,17 @@ async fn serve(app: App, settings: &Settings, print_addr: bool) -> anyhow::Resul
     }
     tracing::info!(%addr, tls = settings.tls.is_some(), "serving");
     match &settings.tls {
-        Some((cert, key)) => satchel_server::serve_tls(listener, app, cert, key, shutdown_signal()).await?,
-        None => satchel_server::serve(tokio::net::TcpListener::from_std(listener)?, app, shutdown_signal()).await?,
+        Some((cert, key)) => {
+            satchel_server::serve_tls(listener, app, cert, key, shutdown_signal()).await?
+        }
+        None => {
+            satchel_server::serve(
+                tokio::net::TcpListener::from_std(listener)?,
+                app,
+                shutdown_signal(),
+            )
+            .await?
+        }
     }
     tracing::info!("stopped");
     Ok(())
@@ -175,7 +238,9 @@ async fn shutdown_signal() {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

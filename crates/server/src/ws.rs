@@ -44,15 +44,23 @@ const CODEC_LIMIT: usize = 16 * 1024 * 1024;
 
 /// `GET /api/v1/ws`.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(CODEC_LIMIT).max_frame_size(CODEC_LIMIT).on_upgrade(move |socket| connection(state, socket))
+    ws.max_message_size(CODEC_LIMIT)
+        .max_frame_size(CODEC_LIMIT)
+        .on_upgrade(move |socket| connection(state, socket))
 }
 
 fn error_frame(txn_id: Option<TxnId>, error: ApiError) -> ServerFrame {
-    ServerFrame::Error { txn_id, error: error.0 }
+    ServerFrame::Error {
+        txn_id,
+        error: error.0,
+    }
 }
 
 fn protocol_error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
-    ServerFrame::Error { txn_id: None, error: ErrorBody::new(code, message) }
+    ServerFrame::Error {
+        txn_id: None,
+        error: ErrorBody::new(code, message),
+    }
 }
 
 async fn connection(state: AppState, socket: WebSocket) {
@@ -60,12 +68,19 @@ async fn connection(state: AppState, socket: WebSocket) {
     let (out, mut out_rx) = mpsc::channel::<ServerFrame>(1024);
     let writer = tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
-            if sink.send(WsMessage::Text(Utf8Bytes::from(encode(&frame)))).await.is_err() {
+            if sink
+                .send(WsMessage::Text(Utf8Bytes::from(encode(&frame))))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
         let _ = sink
-            .send(WsMessage::Close(Some(CloseFrame { code: 1000, reason: Utf8Bytes::from_static("bye") })))
+            .send(WsMessage::Close(Some(CloseFrame {
+                code: 1000,
+                reason: Utf8Bytes::from_static("bye"),
+            })))
             .await;
     });
     let mut conn = Connection {
@@ -116,7 +131,9 @@ enum Step {
     Close,
 }
 
-async fn recv_batch(sub: &mut Option<broadcast::Receiver<EventBatch>>) -> Result<EventBatch, broadcast::error::RecvError> {
+async fn recv_batch(
+    sub: &mut Option<broadcast::Receiver<EventBatch>>,
+) -> Result<EventBatch, broadcast::error::RecvError> {
     match sub {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -147,7 +164,10 @@ impl Connection {
     async fn on_text(&mut self, text: &str) -> Step {
         if text.len() > MAX_FRAME_BYTES {
             return self
-                .send(protocol_error(ErrorCode::FrameTooLarge, format!("frames are limited to {MAX_FRAME_BYTES} bytes")))
+                .send(protocol_error(
+                    ErrorCode::FrameTooLarge,
+                    format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
+                ))
                 .await;
         }
         let frame = match decode_client_frame(text) {
@@ -166,14 +186,25 @@ impl Connection {
         };
         match frame {
             ClientFrame::Subscribe { after } => self.on_subscribe(&session, after).await,
-            ClientFrame::Send { conversation_id, txn_id, body } => {
-                self.on_send(&session, conversation_id, txn_id, body).await
-            }
-            ClientFrame::Receipt { conversation_id, delivered_up_to, read_up_to } => {
+            ClientFrame::Send {
+                conversation_id,
+                txn_id,
+                body,
+            } => self.on_send(&session, conversation_id, txn_id, body).await,
+            ClientFrame::Receipt {
+                conversation_id,
+                delivered_up_to,
+                read_up_to,
+            } => {
                 let pending = self
                     .state
                     .committer
-                    .enqueue(Write::Receipt { member: session.member.id, conversation_id, delivered_up_to, read_up_to })
+                    .enqueue(Write::Receipt {
+                        member: session.member.id,
+                        conversation_id,
+                        delivered_up_to,
+                        read_up_to,
+                    })
                     .await;
                 let out = self.out.clone();
                 tokio::spawn(async move {
@@ -191,19 +222,34 @@ impl Connection {
     /// open connections too.
     async fn current_session(&mut self) -> Result<Session, Step> {
         let Some(session) = self.session.clone() else {
-            return Err(self.send(protocol_error(ErrorCode::Unauthenticated, "send an auth frame first")).await);
+            return Err(self
+                .send(protocol_error(
+                    ErrorCode::Unauthenticated,
+                    "send an auth frame first",
+                ))
+                .await);
         };
         if self.checked_at.elapsed() < SESSION_RECHECK {
             return Ok(session);
         }
-        match self.state.store.session(&self.token_hash, crate::clock::now_millis()).await {
+        match self
+            .state
+            .store
+            .session(&self.token_hash, crate::clock::now_millis())
+            .await
+        {
             Ok(Some(fresh)) => {
                 self.checked_at = Instant::now();
                 self.session = Some(fresh.clone());
                 Ok(fresh)
             }
             Ok(None) => {
-                let _ = self.send(protocol_error(ErrorCode::Unauthenticated, "the session has ended")).await;
+                let _ = self
+                    .send(protocol_error(
+                        ErrorCode::Unauthenticated,
+                        "the session has ended",
+                    ))
+                    .await;
                 Err(Step::Close)
             }
             Err(e) => Err(self.send(error_frame(None, e.into())).await),
@@ -212,7 +258,12 @@ impl Connection {
 
     async fn on_auth(&mut self, token: &str) -> Step {
         if self.session.is_some() {
-            return self.send(protocol_error(ErrorCode::MalformedRequest, "already authenticated")).await;
+            return self
+                .send(protocol_error(
+                    ErrorCode::MalformedRequest,
+                    "already authenticated",
+                ))
+                .await;
         }
         self.auth_attempts += 1;
         match self.state.authenticate(token).await {
@@ -223,7 +274,11 @@ impl Connection {
                     Ok(h) => h,
                     Err(e) => return self.send(error_frame(None, e.into())).await,
                 };
-                let ready = ServerFrame::Ready { member: session.member.clone(), device_id: session.device_id.clone(), head };
+                let ready = ServerFrame::Ready {
+                    member: session.member.clone(),
+                    device_id: session.device_id.clone(),
+                    head,
+                };
                 self.session = Some(session);
                 self.send(ready).await
             }
@@ -252,7 +307,12 @@ impl Connection {
             Err(e) => return self.send(error_frame(None, e.into())).await,
         }
         loop {
-            let page = match self.state.store.events_after(session.member.id, self.cursor, REPLAY_PAGE).await {
+            let page = match self
+                .state
+                .store
+                .events_after(session.member.id, self.cursor, REPLAY_PAGE)
+                .await
+            {
                 Ok(page) => page,
                 Err(e) => return self.send(error_frame(None, e.into())).await,
             };
@@ -271,7 +331,9 @@ impl Connection {
     }
 
     async fn on_batch(&mut self, batch: Result<EventBatch, broadcast::error::RecvError>) -> Step {
-        let Some(session) = self.session.clone() else { return Step::Continue };
+        let Some(session) = self.session.clone() else {
+            return Step::Continue;
+        };
         let batch = match batch {
             Ok(batch) => batch,
             Err(broadcast::error::RecvError::Lagged(skipped)) => {
@@ -296,7 +358,12 @@ impl Connection {
             };
             if visible {
                 self.cursor = logged.event.pos;
-                if let Step::Close = self.send(ServerFrame::Event { event: logged.event.clone() }).await {
+                if let Step::Close = self
+                    .send(ServerFrame::Event {
+                        event: logged.event.clone(),
+                    })
+                    .await
+                {
                     return Step::Close;
                 }
             }
@@ -304,7 +371,13 @@ impl Connection {
         Step::Continue
     }
 
-    async fn on_send(&mut self, session: &Session, conversation_id: ConversationId, txn_id: TxnId, body: MessageBody) -> Step {
+    async fn on_send(
+        &mut self,
+        session: &Session,
+        conversation_id: ConversationId,
+        txn_id: TxnId,
+        body: MessageBody,
+    ) -> Step {
         let write = match crate::send_write(session, conversation_id, txn_id.clone(), body) {
             Ok(w) => w,
             Err(e) => return self.send(error_frame(Some(txn_id), e)).await,
@@ -314,7 +387,10 @@ impl Connection {
         tokio::spawn(async move {
             let frame = match pending.outcome().await {
                 Ok(Outcome::Sent(ack)) => ServerFrame::Ack { txn_id, ack },
-                Ok(_) => error_frame(Some(txn_id), ApiError::new(ErrorCode::Internal, "unexpected outcome")),
+                Ok(_) => error_frame(
+                    Some(txn_id),
+                    ApiError::new(ErrorCode::Internal, "unexpected outcome"),
+                ),
                 Err(e) => error_frame(Some(txn_id), e.into()),
             };
             let _ = out.send(frame).await;

@@ -124,8 +124,15 @@ fn reset(stream: TcpStream) {
 async fn pipe(client: TcpStream, upstream: TcpStream, state: Arc<State>) {
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    let (min, max) = (state.cut_min.load(Ordering::SeqCst), state.cut_max.load(Ordering::SeqCst));
-    let mut budget = if max == 0 { u64::MAX } else { rand::thread_rng().gen_range(min..=max) };
+    let (min, max) = (
+        state.cut_min.load(Ordering::SeqCst),
+        state.cut_max.load(Ordering::SeqCst),
+    );
+    let mut budget = if max == 0 {
+        u64::MAX
+    } else {
+        rand::thread_rng().gen_range(min..=max)
+    };
     let mut generation = state.generation.subscribe();
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = upstream.into_split();

@@ -72,7 +72,12 @@ impl TestServer {
             })
             .await;
         });
-        Ok(TestServer { addr, data_dir: Some(data_dir), stop: Some(stop), task: Some(task) })
+        Ok(TestServer {
+            addr,
+            data_dir: Some(data_dir),
+            stop: Some(stop),
+            task: Some(task),
+        })
     }
 
     /// `http://addr`.
@@ -89,7 +94,9 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.data_dir.take().expect("the data folder is taken only here")
+        self.data_dir
+            .take()
+            .expect("the data folder is taken only here")
     }
 
     /// The server's data folder.
@@ -111,10 +118,16 @@ impl Drop for TestServer {
 /// (which the test command runs first) puts them there.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(|deps| deps.parent()).context("test executable has no parent folder")?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test executable has no parent folder")?;
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
-        bail!("{} not found; run `cargo build --workspace` first", path.display());
+        bail!(
+            "{} not found; run `cargo build --workspace` first",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -145,8 +158,15 @@ impl ServerProcess {
             .await
             .context("server did not start in time")??
             .context("server exited before listening")?;
-        let addr = line.strip_prefix("listening on ").context("unexpected first line")?.parse()?;
-        Ok(ServerProcess { child, addr, data_dir: data_dir.to_owned() })
+        let addr = line
+            .strip_prefix("listening on ")
+            .context("unexpected first line")?
+            .parse()?;
+        Ok(ServerProcess {
+            child,
+            addr,
+            data_dir: data_dir.to_owned(),
+        })
     }
 
     /// SIGKILL (no shutdown, no flush) and wait for the process to be gone.
@@ -198,12 +218,23 @@ pub async fn sign_in(url: &str, username: &str) -> anyhow::Result<ApiClient> {
     let api = ApiClient::new(url)?;
     let device = DeviceId(format!("test-{username}-{}", rand::random::<u32>()));
     let login = api
-        .login(&LoginRequest { username: username.into(), password: PASSWORD.into(), device_id: device, device_name: "test".into() })
+        .login(&LoginRequest {
+            username: username.into(),
+            password: PASSWORD.into(),
+            device_id: device,
+            device_name: "test".into(),
+        })
         .await?;
     Ok(api.with_token(login.token))
 }
 
-async fn member(admin: &ApiClient, username: &str, name: &str, role: Role, org: Option<OrgId>) -> anyhow::Result<Member> {
+async fn member(
+    admin: &ApiClient,
+    username: &str,
+    name: &str,
+    role: Role,
+    org: Option<OrgId>,
+) -> anyhow::Result<Member> {
     Ok(admin
         .create_member(&CreateMemberRequest {
             username: username.into(),
@@ -225,8 +256,16 @@ impl Workspace {
             member(&admin, "wang", "王丽", Role::Staff, None).await?,
             member(&admin, "chen", "陈刚", Role::Staff, None).await?,
         ];
-        let customer_a = member(&admin, "alice", "Alice (Acme)", Role::Customer, Some(org_a.id)).await?;
-        let customer_b = member(&admin, "somchai", "Somchai", Role::Customer, Some(org_b.id)).await?;
+        let customer_a = member(
+            &admin,
+            "alice",
+            "Alice (Acme)",
+            Role::Customer,
+            Some(org_a.id),
+        )
+        .await?;
+        let customer_b =
+            member(&admin, "somchai", "Somchai", Role::Customer, Some(org_b.id)).await?;
         let wang = sign_in(url, "wang").await?;
         let order_a = wang
             .create_conversation(&CreateConversationRequest {
@@ -255,7 +294,18 @@ impl Workspace {
                 member_ids: vec![staff[1].id],
             })
             .await?;
-        Ok(Workspace { url: url.to_owned(), admin, staff, org_a, org_b, customer_a, customer_b, order_a, order_b, internal })
+        Ok(Workspace {
+            url: url.to_owned(),
+            admin,
+            staff,
+            org_a,
+            org_b,
+            customer_a,
+            customer_b,
+            order_a,
+            order_b,
+            internal,
+        })
     }
 }
 

@@ -108,7 +108,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let engine = Engine::open(&cli.profile, None).await.context("opening the profile")?;
+    let engine = Engine::open(&cli.profile, None)
+        .await
+        .context("opening the profile")?;
     let result = run(&engine, cli.command).await;
     engine.close().await;
     result
@@ -116,7 +118,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Login { server, username, password } => {
+        Command::Login {
+            server,
+            username,
+            password,
+        } => {
             let account = engine.login(&server, &username, &password).await?;
             println!(
                 "signed in to {} as {} ({})",
@@ -133,10 +139,19 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             sync_until_idle(engine, 30).await?;
             for s in engine.conversations().await? {
                 let last = s.last_message.map(|m| m.body.summary()).unwrap_or_default();
-                println!("{}\t{}\t{:?}\tunread {}\t{}", s.conversation.id, s.conversation.title, s.conversation.kind, s.unread, last);
+                println!(
+                    "{}\t{}\t{:?}\tunread {}\t{}",
+                    s.conversation.id, s.conversation.title, s.conversation.kind, s.unread, last
+                );
             }
         }
-        Command::CreateConversation { kind, title, org, order_number, members } => {
+        Command::CreateConversation {
+            kind,
+            title,
+            org,
+            order_number,
+            members,
+        } => {
             let conversation = engine
                 .api()?
                 .create_conversation(&CreateConversationRequest {
@@ -149,14 +164,27 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
                 .await?;
             println!("{}", conversation.id);
         }
-        Command::Send { conversation, wait, text } => {
-            let message = engine.send_text(ConversationId(conversation), &text.join(" "), None).await?;
+        Command::Send {
+            conversation,
+            wait,
+            text,
+        } => {
+            let message = engine
+                .send_text(ConversationId(conversation), &text.join(" "), None)
+                .await?;
             println!("queued {}", message.txn_id);
             sync_until_idle(engine, wait).await?;
         }
-        Command::SendMany { conversation, count, prefix, wait } => {
+        Command::SendMany {
+            conversation,
+            count,
+            prefix,
+            wait,
+        } => {
             for n in 1..=count {
-                engine.send_text(ConversationId(conversation), &format!("{prefix}-{n}"), None).await?;
+                engine
+                    .send_text(ConversationId(conversation), &format!("{prefix}-{n}"), None)
+                    .await?;
             }
             println!("queued {count}");
             sync_until_idle(engine, wait).await?;
@@ -171,15 +199,23 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
         Command::Tail => {
             let mut changes = engine.subscribe();
             engine.start().await?;
-            let mut shown: std::collections::HashMap<ConversationId, Option<i64>> = Default::default();
+            let mut shown: std::collections::HashMap<ConversationId, Option<i64>> =
+                Default::default();
             loop {
                 let batch = changes.recv().await?;
                 for change in batch.iter() {
                     if let Change::Messages { conversation_id } = change {
                         let after = shown.get(conversation_id).copied().flatten();
                         for m in engine.messages(*conversation_id, None, 200).await? {
-                            if m.seq.is_some() && after.is_none_or(|a| m.seq.map(|s| s.0) > Some(a)) {
-                                println!("{}#{}\t{}\t{}", conversation_id, m.seq.map_or(0, |s| s.0), m.sender_id, m.body.summary());
+                            if m.seq.is_some() && after.is_none_or(|a| m.seq.map(|s| s.0) > Some(a))
+                            {
+                                println!(
+                                    "{}#{}\t{}\t{}",
+                                    conversation_id,
+                                    m.seq.map_or(0, |s| s.0),
+                                    m.sender_id,
+                                    m.body.summary()
+                                );
                                 shown.insert(*conversation_id, m.seq.map(|s| s.0));
                             }
                         }
@@ -187,14 +223,30 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::History { conversation, limit } => {
-            for m in engine.messages(ConversationId(conversation), None, limit).await? {
+        Command::History {
+            conversation,
+            limit,
+        } => {
+            for m in engine
+                .messages(ConversationId(conversation), None, limit)
+                .await?
+            {
                 let seq = m.seq.map_or_else(|| "-".to_owned(), |s| s.to_string());
-                println!("{seq}\t{}\t{:?}\t{}", m.sender_id, m.state, m.body.summary());
+                println!(
+                    "{seq}\t{}\t{:?}\t{}",
+                    m.sender_id,
+                    m.state,
+                    m.body.summary()
+                );
             }
         }
-        Command::Read { conversation, up_to } => {
-            engine.mark_read(ConversationId(conversation), Seq(up_to)).await?;
+        Command::Read {
+            conversation,
+            up_to,
+        } => {
+            engine
+                .mark_read(ConversationId(conversation), Seq(up_to))
+                .await?;
             sync_until_idle(engine, 30).await?;
         }
     }
@@ -206,7 +258,9 @@ async fn sync_until_idle(engine: &Engine, wait: u64) -> anyhow::Result<()> {
     if !engine.wait_until_idle(Duration::from_secs(wait)).await {
         let state = engine.status().borrow().clone();
         engine.stop().await;
-        bail!("not idle after {wait} s (connection: {state:?}); unsent messages stay in the outbox");
+        bail!(
+            "not idle after {wait} s (connection: {state:?}); unsent messages stay in the outbox"
+        );
     }
     engine.stop().await;
     Ok(())

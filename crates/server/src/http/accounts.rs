@@ -20,21 +20,42 @@ pub fn router() -> Router<AppState> {
         .route("/members", get(list_members).post(create_member))
 }
 
-async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<LoginResponse> {
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<LoginResponse> {
     validate::client_id("device_id", req.device_id.as_str())?;
-    validate::label("device_name", if req.device_name.is_empty() { "-" } else { &req.device_name }, 100)?;
+    validate::label(
+        "device_name",
+        if req.device_name.is_empty() {
+            "-"
+        } else {
+            &req.device_name
+        },
+        100,
+    )?;
     let username = req.username.trim().to_lowercase();
     if let Err(wait) = state.limiter.check(&username) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
-            format!("too many failed attempts; try again in {} s", wait.as_secs() + 1),
+            format!(
+                "too many failed attempts; try again in {} s",
+                wait.as_secs() + 1
+            ),
         ));
     }
     let credentials = state.store.credentials(&username).await?;
-    let ok = auth::verify_password(req.password, credentials.as_ref().map(|c| c.password_hash.clone())).await?;
+    let ok = auth::verify_password(
+        req.password,
+        credentials.as_ref().map(|c| c.password_hash.clone()),
+    )
+    .await?;
     let Some(credentials) = credentials.filter(|_| ok) else {
         state.limiter.record_failure(&username);
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong username or password",
+        ));
     };
     state.limiter.record_success(&username);
     let token = auth::new_token();
@@ -51,11 +72,18 @@ async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest
         .await?;
     let workspace = state.workspace().await?;
     tracing::info!(member = %credentials.member.id, "signed in");
-    Ok(Json(LoginResponse { token, member: credentials.member, workspace }))
+    Ok(Json(LoginResponse {
+        token,
+        member: credentials.member,
+        workspace,
+    }))
 }
 
 async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<serde_json::Value> {
-    state.store.revoke_session(&authed.token_hash, clock::now_millis()).await?;
+    state
+        .store
+        .revoke_session(&authed.token_hash, clock::now_millis())
+        .await?;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -73,7 +101,11 @@ async fn list_orgs(State(state): State<AppState>, authed: Authed) -> ApiResult<V
     if member.role.is_staff() {
         Ok(Json(orgs))
     } else {
-        Ok(Json(orgs.into_iter().filter(|o| Some(o.id) == member.org_id).collect()))
+        Ok(Json(
+            orgs.into_iter()
+                .filter(|o| Some(o.id) == member.org_id)
+                .collect(),
+        ))
     }
 }
 
@@ -88,7 +120,9 @@ async fn create_org(
 }
 
 async fn list_members(State(state): State<AppState>, authed: Authed) -> ApiResult<Vec<Member>> {
-    Ok(Json(state.store.list_members(&authed.session.member).await?))
+    Ok(Json(
+        state.store.list_members(&authed.session.member).await?,
+    ))
 }
 
 async fn create_member(
@@ -101,16 +135,29 @@ async fn create_member(
 }
 
 /// Validates and creates an account; shared by the HTTP route and the CLI.
-pub async fn create_member_checked(state: &AppState, req: CreateMemberRequest) -> Result<Member, ApiError> {
+pub async fn create_member_checked(
+    state: &AppState,
+    req: CreateMemberRequest,
+) -> Result<Member, ApiError> {
     validate::username(&req.username)?;
-    validate::label("display_name", &req.display_name, validate::MAX_DISPLAY_NAME_CHARS)?;
+    validate::label(
+        "display_name",
+        &req.display_name,
+        validate::MAX_DISPLAY_NAME_CHARS,
+    )?;
     validate::password(&req.password)?;
     match (req.role, req.org_id) {
         (Role::Customer, None) => {
-            return Err(ApiError::new(ErrorCode::InvalidField, "org_id: customers need an organisation"))
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "org_id: customers need an organisation",
+            ))
         }
         (Role::Admin | Role::Staff, Some(_)) => {
-            return Err(ApiError::new(ErrorCode::InvalidField, "org_id: staff belong to no organisation"))
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "org_id: staff belong to no organisation",
+            ))
         }
         _ => {}
     }

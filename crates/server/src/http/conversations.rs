@@ -18,21 +18,41 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}", get(show))
         .route("/conversations/{id}/members", post(add_members))
         .route("/conversations/{id}/messages", get(history).post(send))
-        .route("/conversations/{id}/receipts", get(receipts).post(post_receipt))
+        .route(
+            "/conversations/{id}/receipts",
+            get(receipts).post(post_receipt),
+        )
 }
 
 async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Vec<Conversation>> {
-    Ok(Json(state.store.conversations_of(authed.session.member.id).await?))
+    Ok(Json(
+        state
+            .store
+            .conversations_of(authed.session.member.id)
+            .await?,
+    ))
 }
 
-async fn show(State(state): State<AppState>, authed: Authed, Path(id): Path<i64>) -> ApiResult<Conversation> {
-    Ok(Json(state.store.conversation(authed.session.member.id, ConversationId(id)).await?))
+async fn show(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Conversation> {
+    Ok(Json(
+        state
+            .store
+            .conversation(authed.session.member.id, ConversationId(id))
+            .await?,
+    ))
 }
 
 fn expect_conversation(outcome: Outcome) -> Result<Conversation, ApiError> {
     match outcome {
         Outcome::Conversation(c) => Ok(c),
-        other => Err(ApiError::new(ErrorCode::Internal, format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("unexpected outcome {other:?}"),
+        )),
     }
 }
 
@@ -113,12 +133,22 @@ async fn send(
     let write = crate::send_write(&authed.session, ConversationId(id), req.txn_id, req.body)?;
     match state.committer.commit(write).await? {
         Outcome::Sent(ack) => Ok(Json(ack)),
-        other => Err(ApiError::new(ErrorCode::Internal, format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("unexpected outcome {other:?}"),
+        )),
     }
 }
 
-async fn receipts(State(state): State<AppState>, authed: Authed, Path(id): Path<i64>) -> ApiResult<ReceiptList> {
-    let receipts = state.store.receipts(authed.session.member.id, ConversationId(id)).await?;
+async fn receipts(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<ReceiptList> {
+    let receipts = state
+        .store
+        .receipts(authed.session.member.id, ConversationId(id))
+        .await?;
     Ok(Json(ReceiptList { receipts }))
 }
 
@@ -139,6 +169,9 @@ async fn post_receipt(
         .await?;
     match outcome {
         Outcome::Receipt(r) => Ok(Json(r)),
-        other => Err(ApiError::new(ErrorCode::Internal, format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("unexpected outcome {other:?}"),
+        )),
     }
 }

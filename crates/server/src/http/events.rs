@@ -23,11 +23,22 @@ struct EventsQuery {
     limit: Option<u32>,
 }
 
-async fn events(State(state): State<AppState>, authed: Authed, Query(q): Query<EventsQuery>) -> ApiResult<EventPage> {
+async fn events(
+    State(state): State<AppState>,
+    authed: Authed,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<EventPage> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let mut events = state.store.events_after(authed.session.member.id, StreamPos(q.after), limit + 1).await?;
+    let mut events = state
+        .store
+        .events_after(authed.session.member.id, StreamPos(q.after), limit + 1)
+        .await?;
     let has_more = events.len() > limit as usize;
     events.truncate(limit as usize);
     let next = events.last().map_or(StreamPos(q.after), |e| e.pos);
-    Ok(Json(EventPage { events, next, has_more }))
+    Ok(Json(EventPage {
+        events,
+        next,
+        has_more,
+    }))
 }

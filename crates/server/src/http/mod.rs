@@ -61,8 +61,12 @@ impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Refused(e) => e.into(),
-            CommitError::Failed => ApiError::new(ErrorCode::Unavailable, "could not store; try again"),
-            CommitError::Stopped => ApiError::new(ErrorCode::Unavailable, "the server is shutting down"),
+            CommitError::Failed => {
+                ApiError::new(ErrorCode::Unavailable, "could not store; try again")
+            }
+            CommitError::Stopped => {
+                ApiError::new(ErrorCode::Unavailable, "the server is shutting down")
+            }
         }
     }
 }
@@ -81,7 +85,8 @@ impl From<crate::auth::AuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.0)).into_response()
     }
 }
@@ -100,7 +105,10 @@ pub struct Authed {
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -108,7 +116,10 @@ impl FromRequestParts<AppState> for Authed {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
         let (session, token_hash) = state.authenticate(token).await?;
-        Ok(Authed { session, token_hash })
+        Ok(Authed {
+            session,
+            token_hash,
+        })
     }
 }
 
@@ -126,10 +137,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(ErrorCode::FrameTooLarge, "request body too large"))
-            }
-            Err(rejection) => Err(ApiError::new(ErrorCode::MalformedRequest, rejection.body_text())),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ApiError::new(ErrorCode::FrameTooLarge, "request body too large"),
+            ),
+            Err(rejection) => Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                rejection.body_text(),
+            )),
         }
     }
 }

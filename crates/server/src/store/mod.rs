@@ -148,15 +148,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The session for a token hash, if it exists, is not revoked and has not expired
     /// at `now`.
-    async fn session(&self, token_hash: &str, now: UnixMillis) -> Result<Option<Session>, StoreError>;
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<Session>, StoreError>;
     async fn revoke_session(&self, token_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
 
     /// Applies writes in one durable transaction. A write the caller may not make fails
     /// alone; a database failure fails the whole batch (nothing is written).
-    async fn commit_batch(&self, writes: Vec<Write>, now: UnixMillis) -> Result<BatchResult, StoreError>;
+    async fn commit_batch(
+        &self,
+        writes: Vec<Write>,
+        now: UnixMillis,
+    ) -> Result<BatchResult, StoreError>;
 
     async fn conversations_of(&self, member: MemberId) -> Result<Vec<Conversation>, StoreError>;
-    async fn conversation(&self, viewer: MemberId, id: ConversationId) -> Result<Conversation, StoreError>;
+    async fn conversation(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+    ) -> Result<Conversation, StoreError>;
     /// A page of history, ascending. `before`/`after` are exclusive bounds on `seq`;
     /// with `before` the page is the newest `limit` messages below it, with `after` the
     /// oldest above it.
@@ -168,7 +180,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<Seq>,
         limit: u32,
     ) -> Result<api::HistoryPage, StoreError>;
-    async fn receipts(&self, viewer: MemberId, id: ConversationId) -> Result<Vec<Receipt>, StoreError>;
+    async fn receipts(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+    ) -> Result<Vec<Receipt>, StoreError>;
     /// Events after `after` in conversations `member` belongs to, ascending, at most
     /// `limit`.
     async fn events_after(

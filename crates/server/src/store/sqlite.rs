@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use satchel_protocol::api::{HistoryPage, SendAck};
 use satchel_protocol::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::*;
@@ -36,7 +38,10 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Open)?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await.map_err(StoreError::Migrate)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(StoreError::Migrate)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -73,7 +78,8 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, device_id, txn_id, body, sent_at";
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, sender_id, device_id, txn_id, body, sent_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -83,7 +89,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-async fn load_conversation(conn: &mut SqliteConnection, id: ConversationId) -> Result<Conversation, StoreError> {
+async fn load_conversation(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+) -> Result<Conversation, StoreError> {
     let row = sqlx::query(
         "SELECT id, kind, title, org_id, order_number, last_seq, created_at FROM conversations WHERE id = ?",
     )
@@ -113,23 +122,28 @@ async fn load_conversation(conn: &mut SqliteConnection, id: ConversationId) -> R
 
 type Tx = Transaction<'static, Sqlite>;
 
-async fn tx_is_member(tx: &mut Tx, member: MemberId, id: ConversationId) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM memberships WHERE conversation_id = ? AND member_id = ?",
-    )
-    .bind(id.0)
-    .bind(member.0)
-    .fetch_optional(&mut **tx)
-    .await?;
+async fn tx_is_member(
+    tx: &mut Tx,
+    member: MemberId,
+    id: ConversationId,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM memberships WHERE conversation_id = ? AND member_id = ?")
+            .bind(id.0)
+            .bind(member.0)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(found.is_some())
 }
 
 async fn tx_member(tx: &mut Tx, id: MemberId) -> Result<Member, StoreError> {
-    let row = sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?"))
-        .bind(id.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?"
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     member_from_row(&row)
 }
 
@@ -146,7 +160,13 @@ async fn append_event(
     .bind(to_json(&event)?)
     .fetch_one(&mut **tx)
     .await?;
-    log.push(LoggedEvent { conversation_id, event: StreamEvent { pos: StreamPos(pos), event } });
+    log.push(LoggedEvent {
+        conversation_id,
+        event: StreamEvent {
+            pos: StreamPos(pos),
+            event,
+        },
+    });
     Ok(())
 }
 
@@ -166,7 +186,9 @@ fn check_membership_rules(
         }
     }
     if kind == ConversationKind::Direct && members.len() != 2 {
-        return Err(StoreError::Invalid("a direct conversation has exactly two members".into()));
+        return Err(StoreError::Invalid(
+            "a direct conversation has exactly two members".into(),
+        ));
     }
     Ok(())
 }
@@ -193,9 +215,15 @@ async fn check_references(
         .fetch_optional(&mut **tx)
         .await?;
         match owner {
-            None => return Err(StoreError::Invalid(format!("message {target} is not in this conversation"))),
+            None => {
+                return Err(StoreError::Invalid(format!(
+                    "message {target} is not in this conversation"
+                )))
+            }
             Some(owner) if own_only && owner != sender.0 => {
-                return Err(StoreError::Forbidden("only the sender may edit or recall a message".into()))
+                return Err(StoreError::Forbidden(
+                    "only the sender may edit or recall a message".into(),
+                ))
             }
             Some(_) => {}
         }
@@ -203,6 +231,7 @@ async fn check_references(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of `Write::Send`, plus the batch context
 async fn apply_send(
     tx: &mut Tx,
     now: UnixMillis,
@@ -301,7 +330,10 @@ async fn apply_receipt(
     .fetch_optional(&mut **tx)
     .await?;
     let (old_delivered, old_read) = match &current {
-        Some(row) => (row.try_get::<i64, _>("delivered_up_to")?, row.try_get::<i64, _>("read_up_to")?),
+        Some(row) => (
+            row.try_get::<i64, _>("delivered_up_to")?,
+            row.try_get::<i64, _>("read_up_to")?,
+        ),
         None => (0, 0),
     };
     // Positions only grow and never pass the newest message.
@@ -365,13 +397,19 @@ async fn apply_create_conversation(
 ) -> Result<Outcome, StoreError> {
     let creator_member = tx_member(tx, creator).await?;
     if !creator_member.role.is_staff() {
-        return Err(StoreError::Forbidden("only staff create conversations".into()));
+        return Err(StoreError::Forbidden(
+            "only staff create conversations".into(),
+        ));
     }
     if kind == ConversationKind::Order && (org_id.is_none() || order_number.is_none()) {
-        return Err(StoreError::Invalid("an order conversation needs an organisation and an order number".into()));
+        return Err(StoreError::Invalid(
+            "an order conversation needs an organisation and an order number".into(),
+        ));
     }
     if kind != ConversationKind::Order && order_number.is_some() {
-        return Err(StoreError::Invalid("only order conversations have an order number".into()));
+        return Err(StoreError::Invalid(
+            "only order conversations have an order number".into(),
+        ));
     }
     if let Some(org) = org_id {
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
@@ -379,7 +417,9 @@ async fn apply_create_conversation(
             .fetch_optional(&mut **tx)
             .await?;
         if exists.is_none() {
-            return Err(StoreError::Invalid(format!("organisation {org} does not exist")));
+            return Err(StoreError::Invalid(format!(
+                "organisation {org} does not exist"
+            )));
         }
     }
     let mut ids = member_ids;
@@ -389,12 +429,15 @@ async fn apply_create_conversation(
     let members = load_members(tx, &ids).await?;
     check_membership_rules(kind, org_id, &members)?;
     if let Some(number) = &order_number {
-        let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE order_number = ?")
-            .bind(number)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM conversations WHERE order_number = ?")
+                .bind(number)
+                .fetch_optional(&mut **tx)
+                .await?;
         if taken.is_some() {
-            return Err(StoreError::Conflict(format!("order number {number} exists")));
+            return Err(StoreError::Conflict(format!(
+                "order number {number} exists"
+            )));
         }
     }
     let id: i64 = sqlx::query_scalar(
@@ -410,15 +453,25 @@ async fn apply_create_conversation(
     .fetch_one(&mut **tx)
     .await?;
     for member in &ids {
-        sqlx::query("INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(member.0)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)",
+        )
+        .bind(id)
+        .bind(member.0)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
-    let conversation = load_conversation(&mut **tx, ConversationId(id)).await?;
-    append_event(tx, conversation.id, Event::Conversation { conversation: conversation.clone() }, log).await?;
+    let conversation = load_conversation(tx, ConversationId(id)).await?;
+    append_event(
+        tx,
+        conversation.id,
+        Event::Conversation {
+            conversation: conversation.clone(),
+        },
+        log,
+    )
+    .await?;
     Ok(Outcome::Conversation(conversation))
 }
 
@@ -436,7 +489,7 @@ async fn apply_add_members(
     if !tx_member(tx, actor).await?.role.is_staff() {
         return Err(StoreError::Forbidden("only staff add members".into()));
     }
-    let before = load_conversation(&mut **tx, conversation_id).await?;
+    let before = load_conversation(tx, conversation_id).await?;
     let mut ids = before.members.clone();
     ids.extend(member_ids);
     ids.sort();
@@ -447,33 +500,85 @@ async fn apply_add_members(
         return Ok(Outcome::Conversation(before));
     }
     for member in ids.iter().filter(|m| !before.members.contains(m)) {
-        sqlx::query("INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)")
-            .bind(conversation_id.0)
-            .bind(member.0)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)",
+        )
+        .bind(conversation_id.0)
+        .bind(member.0)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
-    let conversation = load_conversation(&mut **tx, conversation_id).await?;
-    append_event(tx, conversation_id, Event::Conversation { conversation: conversation.clone() }, log).await?;
+    let conversation = load_conversation(tx, conversation_id).await?;
+    append_event(
+        tx,
+        conversation_id,
+        Event::Conversation {
+            conversation: conversation.clone(),
+        },
+        log,
+    )
+    .await?;
     Ok(Outcome::Conversation(conversation))
 }
 
-async fn apply(tx: &mut Tx, now: UnixMillis, log: &mut Vec<LoggedEvent>, write: Write) -> Result<Outcome, StoreError> {
+async fn apply(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    write: Write,
+) -> Result<Outcome, StoreError> {
     match write {
-        Write::Send { sender, device, conversation_id, txn_id, body } => {
-            apply_send(tx, now, log, sender, device, conversation_id, txn_id, body).await
+        Write::Send {
+            sender,
+            device,
+            conversation_id,
+            txn_id,
+            body,
+        } => apply_send(tx, now, log, sender, device, conversation_id, txn_id, body).await,
+        Write::Receipt {
+            member,
+            conversation_id,
+            delivered_up_to,
+            read_up_to,
+        } => {
+            apply_receipt(
+                tx,
+                now,
+                log,
+                member,
+                conversation_id,
+                delivered_up_to,
+                read_up_to,
+            )
+            .await
         }
-        Write::Receipt { member, conversation_id, delivered_up_to, read_up_to } => {
-            apply_receipt(tx, now, log, member, conversation_id, delivered_up_to, read_up_to).await
+        Write::CreateConversation {
+            creator,
+            kind,
+            title,
+            org_id,
+            order_number,
+            member_ids,
+        } => {
+            apply_create_conversation(
+                tx,
+                now,
+                log,
+                creator,
+                kind,
+                title,
+                org_id,
+                order_number,
+                member_ids,
+            )
+            .await
         }
-        Write::CreateConversation { creator, kind, title, org_id, order_number, member_ids } => {
-            apply_create_conversation(tx, now, log, creator, kind, title, org_id, order_number, member_ids)
-                .await
-        }
-        Write::AddMembers { actor, conversation_id, member_ids } => {
-            apply_add_members(tx, now, log, actor, conversation_id, member_ids).await
-        }
+        Write::AddMembers {
+            actor,
+            conversation_id,
+            member_ids,
+        } => apply_add_members(tx, now, log, actor, conversation_id, member_ids).await,
     }
 }
 
@@ -496,7 +601,9 @@ impl Store for SqliteStore {
             .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict("the workspace is already initialised".into()))
+                return Err(StoreError::Conflict(
+                    "the workspace is already initialised".into(),
+                ))
             }
             other => {
                 other?;
@@ -514,22 +621,35 @@ impl Store for SqliteStore {
     }
 
     async fn create_org(&self, name: &str) -> Result<Organisation, StoreError> {
-        let inserted = sqlx::query_scalar("INSERT INTO orgs (name, created_at) VALUES (?, ?) RETURNING id")
-            .bind(name)
-            .bind(crate::clock::now_millis())
-            .fetch_one(&self.writer)
-            .await;
+        let inserted =
+            sqlx::query_scalar("INSERT INTO orgs (name, created_at) VALUES (?, ?) RETURNING id")
+                .bind(name)
+                .bind(crate::clock::now_millis())
+                .fetch_one(&self.writer)
+                .await;
         match inserted {
-            Ok(id) => Ok(Organisation { id: OrgId(id), name: name.to_owned() }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("organisation {name} exists"))),
+            Ok(id) => Ok(Organisation {
+                id: OrgId(id),
+                name: name.to_owned(),
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("organisation {name} exists")))
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError> {
-        let rows = sqlx::query("SELECT id, name FROM orgs ORDER BY id").fetch_all(&self.reader).await?;
+        let rows = sqlx::query("SELECT id, name FROM orgs ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
-            .map(|r| Ok(Organisation { id: OrgId(r.try_get("id")?), name: r.try_get("name")? }))
+            .map(|r| {
+                Ok(Organisation {
+                    id: OrgId(r.try_get("id")?),
+                    name: r.try_get("name")?,
+                })
+            })
             .collect()
     }
 
@@ -541,7 +661,9 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
-                return Err(StoreError::Invalid(format!("organisation {org} does not exist")));
+                return Err(StoreError::Invalid(format!(
+                    "organisation {org} does not exist"
+                )));
             }
         }
         let id = insert_member(&mut tx, &member, crate::clock::now_millis()).await?;
@@ -572,12 +694,19 @@ impl Store for SqliteStore {
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {MEMBER_COLUMNS}, password_hash FROM members WHERE username = ?"))
-            .bind(username)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| Ok(Credentials { member: member_from_row(&r)?, password_hash: r.try_get("password_hash")? }))
-            .transpose()
+        let row = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS}, password_hash FROM members WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(Credentials {
+                member: member_from_row(&r)?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .transpose()
     }
 
     async fn set_password(&self, member: MemberId, password_hash: &str) -> Result<(), StoreError> {
@@ -615,7 +744,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str, now: UnixMillis) -> Result<Option<Session>, StoreError> {
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "SELECT m.id, m.username, m.display_name, m.role, m.org_id, s.device_id
              FROM sessions s JOIN members m ON m.id = s.member_id
@@ -625,20 +758,31 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| Ok(Session { member: member_from_row(&r)?, device_id: DeviceId(r.try_get("device_id")?) }))
-            .transpose()
+        row.map(|r| {
+            Ok(Session {
+                member: member_from_row(&r)?,
+                device_id: DeviceId(r.try_get("device_id")?),
+            })
+        })
+        .transpose()
     }
 
     async fn revoke_session(&self, token_hash: &str, now: UnixMillis) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
-    async fn commit_batch(&self, writes: Vec<Write>, now: UnixMillis) -> Result<BatchResult, StoreError> {
+    async fn commit_batch(
+        &self,
+        writes: Vec<Write>,
+        now: UnixMillis,
+    ) -> Result<BatchResult, StoreError> {
         let mut tx = self.writer.begin().await?;
         let mut result = BatchResult::default();
         for write in writes {
@@ -667,7 +811,11 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn conversation(&self, viewer: MemberId, id: ConversationId) -> Result<Conversation, StoreError> {
+    async fn conversation(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+    ) -> Result<Conversation, StoreError> {
         if !self.is_member(viewer, id).await? {
             return Err(StoreError::NotFound);
         }
@@ -698,7 +846,9 @@ impl Store for SqliteStore {
             .bind(limit + 1)
             .fetch_all(&self.reader)
             .await?;
-            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?
+            rows.iter()
+                .map(message_from_row)
+                .collect::<Result<Vec<_>, _>>()?
         } else {
             let rows = sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ?
@@ -709,7 +859,9 @@ impl Store for SqliteStore {
             .bind(limit + 1)
             .fetch_all(&self.reader)
             .await?;
-            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?
+            rows.iter()
+                .map(message_from_row)
+                .collect::<Result<Vec<_>, _>>()?
         };
         let has_more = messages.len() as i64 > limit;
         messages.truncate(limit as usize);
@@ -717,7 +869,11 @@ impl Store for SqliteStore {
         Ok(HistoryPage { messages, has_more })
     }
 
-    async fn receipts(&self, viewer: MemberId, id: ConversationId) -> Result<Vec<Receipt>, StoreError> {
+    async fn receipts(
+        &self,
+        viewer: MemberId,
+        id: ConversationId,
+    ) -> Result<Vec<Receipt>, StoreError> {
         if !self.is_member(viewer, id).await? {
             return Err(StoreError::NotFound);
         }
@@ -741,7 +897,12 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn events_after(&self, member: MemberId, after: StreamPos, limit: u32) -> Result<Vec<StreamEvent>, StoreError> {
+    async fn events_after(
+        &self,
+        member: MemberId,
+        after: StreamPos,
+        limit: u32,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT pos, payload FROM events
              WHERE pos > ? AND conversation_id IN (SELECT conversation_id FROM memberships WHERE member_id = ?)
@@ -757,14 +918,17 @@ impl Store for SqliteStore {
                 let payload: String = r.try_get("payload")?;
                 Ok(StreamEvent {
                     pos: StreamPos(r.try_get("pos")?),
-                    event: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    event: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 })
             })
             .collect()
     }
 
     async fn head(&self) -> Result<StreamPos, StoreError> {
-        let pos: Option<i64> = sqlx::query_scalar("SELECT MAX(pos) FROM events").fetch_one(&self.reader).await?;
+        let pos: Option<i64> = sqlx::query_scalar("SELECT MAX(pos) FROM events")
+            .fetch_one(&self.reader)
+            .await?;
         Ok(StreamPos(pos.unwrap_or(0)))
     }
 
@@ -780,7 +944,11 @@ impl Store for SqliteStore {
     }
 }
 
-async fn insert_member(tx: &mut Tx, member: &NewMember, now: UnixMillis) -> Result<i64, StoreError> {
+async fn insert_member(
+    tx: &mut Tx,
+    member: &NewMember,
+    now: UnixMillis,
+) -> Result<i64, StoreError> {
     let inserted = sqlx::query_scalar(
         "INSERT INTO members (username, display_name, role, org_id, password_hash, created_at)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -795,7 +963,10 @@ async fn insert_member(tx: &mut Tx, member: &NewMember, now: UnixMillis) -> Resu
     .await;
     match inserted {
         Ok(id) => Ok(id),
-        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("username {} is taken", member.username))),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "username {} is taken",
+            member.username
+        ))),
         Err(e) => Err(e.into()),
     }
 }
