@@ -20,7 +20,8 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -49,8 +50,18 @@ async fn token(url: &str, username: &str, device: &str) -> String {
 }
 
 async fn socket(url: &str, token: &str, subscribe: Option<StreamPos>) -> Socket {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/api/v1/ws", url.replace("http://", "ws://"))).await.unwrap();
-    ws.send(WsMessage::Text(encode(ClientFrame::Auth { token: token.into() }).into())).await.unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/v1/ws", url.replace("http://", "ws://")))
+            .await
+            .unwrap();
+    ws.send(WsMessage::Text(
+        encode(ClientFrame::Auth {
+            token: token.into(),
+        })
+        .into(),
+    ))
+    .await
+    .unwrap();
     loop {
         if let Some(Ok(WsMessage::Text(t))) = ws.next().await {
             if let Ok(ServerFrame::Ready { .. }) = decode_server_frame(t.as_str()) {
@@ -59,7 +70,11 @@ async fn socket(url: &str, token: &str, subscribe: Option<StreamPos>) -> Socket 
         }
     }
     if let Some(after) = subscribe {
-        ws.send(WsMessage::Text(encode(ClientFrame::Subscribe { after }).into())).await.unwrap();
+        ws.send(WsMessage::Text(
+            encode(ClientFrame::Subscribe { after }).into(),
+        ))
+        .await
+        .unwrap();
         loop {
             if let Some(Ok(WsMessage::Text(t))) = ws.next().await {
                 if let Ok(ServerFrame::CaughtUp { .. }) = decode_server_frame(t.as_str()) {
@@ -72,7 +87,17 @@ async fn socket(url: &str, token: &str, subscribe: Option<StreamPos>) -> Socket 
 }
 
 fn send_frame(conversation: ConversationId, txn: String, text: String) -> WsMessage {
-    WsMessage::Text(encode(ClientFrame::Send { conversation_id: conversation, txn_id: TxnId(txn), body: MessageBody::Text { text, reply_to: None } }).into())
+    WsMessage::Text(
+        encode(ClientFrame::Send {
+            conversation_id: conversation,
+            txn_id: TxnId(txn),
+            body: MessageBody::Text {
+                text,
+                reply_to: None,
+            },
+        })
+        .into(),
+    )
 }
 
 /// Baseline: one small transaction committed with fsync (WAL, synchronous=FULL).
@@ -86,12 +111,19 @@ async fn fsync_commit_baseline(samples: usize) -> Duration {
         .connect()
         .await
         .unwrap();
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)").execute(&mut conn).await.unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let start = Instant::now();
         let mut tx = conn.begin().await.unwrap();
-        sqlx::query("INSERT INTO t (body) VALUES (?)").bind(format!("row {i}")).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO t (body) VALUES (?)")
+            .bind(format!("row {i}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         times.push(start.elapsed());
     }
@@ -100,7 +132,12 @@ async fn fsync_commit_baseline(samples: usize) -> Duration {
 }
 
 /// One sender at a fixed rate; latency from writing the frame to reading its ack.
-async fn ack_latency(url: &str, conversation: ConversationId, rate: u32, seconds: u32) -> (Duration, Duration) {
+async fn ack_latency(
+    url: &str,
+    conversation: ConversationId,
+    rate: u32,
+    seconds: u32,
+) -> (Duration, Duration) {
     let token = token(url, "wang", "bench-latency").await;
     let ws = socket(url, &token, None).await;
     let (mut sink, mut stream) = ws.split();
@@ -111,7 +148,9 @@ async fn ack_latency(url: &str, conversation: ConversationId, rate: u32, seconds
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(total);
             while latencies.len() < total {
-                let Some(Ok(WsMessage::Text(t))) = stream.next().await else { break };
+                let Some(Ok(WsMessage::Text(t))) = stream.next().await else {
+                    break;
+                };
                 if let Ok(ServerFrame::Ack { txn_id, .. }) = decode_server_frame(t.as_str()) {
                     let now = Instant::now();
                     if let Some(start) = sent_at.lock().await.remove(txn_id.as_str()) {
@@ -127,7 +166,13 @@ async fn ack_latency(url: &str, conversation: ConversationId, rate: u32, seconds
         tick.tick().await;
         let txn = format!("lat-{i:08}");
         sent_at.lock().await.insert(txn.clone(), Instant::now());
-        sink.send(send_frame(conversation, txn, format!("报价确认 latency {i}"))).await.unwrap();
+        sink.send(send_frame(
+            conversation,
+            txn,
+            format!("报价确认 latency {i}"),
+        ))
+        .await
+        .unwrap();
     }
     let mut latencies = reader.await.unwrap();
     latencies.sort();
@@ -135,7 +180,12 @@ async fn ack_latency(url: &str, conversation: ConversationId, rate: u32, seconds
 }
 
 /// `senders` connections each pipelining `per_sender` sends; durable messages per second.
-async fn throughput(url: &str, conversation: ConversationId, senders: usize, per_sender: usize) -> f64 {
+async fn throughput(
+    url: &str,
+    conversation: ConversationId,
+    senders: usize,
+    per_sender: usize,
+) -> f64 {
     let token = token(url, "wang", "bench-throughput").await;
     let mut sockets = Vec::new();
     for _ in 0..senders {
@@ -148,7 +198,13 @@ async fn throughput(url: &str, conversation: ConversationId, senders: usize, per
             let (mut sink, mut stream) = ws.split();
             let writer = tokio::spawn(async move {
                 for i in 0..per_sender {
-                    sink.feed(send_frame(conversation, format!("tp-{s:03}-{i:07}"), format!("throughput {s} {i}"))).await.unwrap();
+                    sink.feed(send_frame(
+                        conversation,
+                        format!("tp-{s:03}-{i:07}"),
+                        format!("throughput {s} {i}"),
+                    ))
+                    .await
+                    .unwrap();
                     if i % 64 == 63 {
                         sink.flush().await.unwrap();
                     }
@@ -158,7 +214,9 @@ async fn throughput(url: &str, conversation: ConversationId, senders: usize, per
             });
             let mut acks = 0;
             while acks < per_sender {
-                let Some(Ok(WsMessage::Text(t))) = stream.next().await else { break };
+                let Some(Ok(WsMessage::Text(t))) = stream.next().await else {
+                    break;
+                };
                 if let Ok(ServerFrame::Ack { .. }) = decode_server_frame(t.as_str()) {
                     acks += 1;
                 }
@@ -175,10 +233,18 @@ async fn throughput(url: &str, conversation: ConversationId, senders: usize, per
 }
 
 /// `receivers` subscribed sockets; p99 from the send to each socket receiving the event.
-async fn fanout(url: &str, ws: &Workspace, receivers: usize, messages: usize) -> (Duration, Duration) {
+async fn fanout(
+    url: &str,
+    ws: &Workspace,
+    receivers: usize,
+    messages: usize,
+) -> (Duration, Duration) {
     // Receivers are sockets of the members of the internal group (two staff), many
     // connections each, as many devices would be.
-    let tokens = [token(url, "wang", "bench-fanout-w").await, token(url, "chen", "bench-fanout-c").await];
+    let tokens = [
+        token(url, "wang", "bench-fanout-w").await,
+        token(url, "chen", "bench-fanout-c").await,
+    ];
     let current = ApiClient::new(url).unwrap().with_token(tokens[0].clone());
     let mut last = StreamPos(0);
     loop {
@@ -192,14 +258,19 @@ async fn fanout(url: &str, ws: &Workspace, receivers: usize, messages: usize) ->
     for i in 0..receivers {
         sockets.push(socket(url, &tokens[i % 2], Some(last)).await);
     }
-    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Default::default();
+    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> =
+        Default::default();
     let mut tasks = Vec::new();
     for mut s in sockets {
         let sent_at = sent_at.clone();
         tasks.push(tokio::spawn(async move {
             let mut delays = Vec::with_capacity(messages);
             while delays.len() < messages {
-                let Ok(Some(Ok(WsMessage::Text(t)))) = tokio::time::timeout(Duration::from_secs(30), s.next()).await else { break };
+                let Ok(Some(Ok(WsMessage::Text(t)))) =
+                    tokio::time::timeout(Duration::from_secs(30), s.next()).await
+                else {
+                    break;
+                };
                 if let Ok(ServerFrame::Event { event }) = decode_server_frame(t.as_str()) {
                     if let Event::Message { message } = event.event {
                         let now = Instant::now();
@@ -219,7 +290,9 @@ async fn fanout(url: &str, ws: &Workspace, receivers: usize, messages: usize) ->
         tick.tick().await;
         let txn = format!("fan-{i:08}");
         sent_at.lock().unwrap().insert(txn.clone(), Instant::now());
-        sink.send(send_frame(ws.internal.id, txn, format!("全员通知 {i}"))).await.unwrap();
+        sink.send(send_frame(ws.internal.id, txn, format!("全员通知 {i}")))
+            .await
+            .unwrap();
     }
     let mut all = Vec::new();
     for t in tasks {
@@ -237,7 +310,13 @@ async fn catch_up(url: &str, ws: &Workspace, count: usize) -> Duration {
     let (mut sink, mut stream) = filler.split();
     let writer = tokio::spawn(async move {
         for i in 0..count {
-            sink.feed(send_frame(ws_order(), format!("fill-{i:08}"), format!("历史消息 history message number {i} 拉链 YKK"))).await.unwrap();
+            sink.feed(send_frame(
+                ws_order(),
+                format!("fill-{i:08}"),
+                format!("历史消息 history message number {i} 拉链 YKK"),
+            ))
+            .await
+            .unwrap();
             if i % 256 == 255 {
                 sink.flush().await.unwrap();
             }
@@ -247,7 +326,9 @@ async fn catch_up(url: &str, ws: &Workspace, count: usize) -> Duration {
     });
     let mut acks = 0;
     while acks < count {
-        let Some(Ok(WsMessage::Text(t))) = stream.next().await else { break };
+        let Some(Ok(WsMessage::Text(t))) = stream.next().await else {
+            break;
+        };
         if let Ok(ServerFrame::Ack { .. }) = decode_server_frame(t.as_str()) {
             acks += 1;
         }
@@ -257,7 +338,13 @@ async fn catch_up(url: &str, ws: &Workspace, count: usize) -> Duration {
     let client = engine(dir.path(), url, "alice").await.unwrap();
     let start = Instant::now();
     client.start().await.unwrap();
-    let target = client.api().unwrap().conversation(ws.order_a.id).await.unwrap().last_seq;
+    let target = client
+        .api()
+        .unwrap()
+        .conversation(ws.order_a.id)
+        .await
+        .unwrap()
+        .last_seq;
     loop {
         if client.local().max_seq(ws.order_a.id).await.unwrap() >= target {
             break;
@@ -278,10 +365,16 @@ fn ws_order() -> ConversationId {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    println!("Satchel sync benchmark (SQLite, loopback){}", if quick { " — quick run" } else { "" });
+    println!(
+        "Satchel sync benchmark (SQLite, loopback){}",
+        if quick { " — quick run" } else { "" }
+    );
 
     let fsync = fsync_commit_baseline(200).await;
-    println!("baseline: one fsync'd SQLite commit p50          {:>9.3} ms", ms(fsync));
+    println!(
+        "baseline: one fsync'd SQLite commit p50          {:>9.3} ms",
+        ms(fsync)
+    );
 
     let server = TestServer::start().await.unwrap();
     let url = server.url();

@@ -9,6 +9,7 @@
 //! - [`ws`]: the live WebSocket connection (auth, subscribe-with-resume, pipelined sends).
 //! - [`auth`]: argon2id passwords, session tokens, login throttling.
 //! - [`config`]: settings from file, environment and flags.
+//! - [`demo`]: a lived-in demo workspace for first runs.
 //!
 //! Tests and embedders start a server with [`App::open`] and [`serve`] on a listener
 //! they bound themselves (for example `127.0.0.1:0`).
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod clock;
 pub mod committer;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod store;
 pub mod ws;

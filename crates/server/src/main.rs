@@ -46,6 +46,13 @@ enum Command {
         #[arg(long)]
         print_addr: bool,
     },
+    /// Serve a demo workspace, creating it first if the data folder is empty.
+    Demo {
+        #[arg(long, env = "SATCHEL_LISTEN")]
+        listen: Option<SocketAddr>,
+        #[arg(long)]
+        print_addr: bool,
+    },
     /// Create the workspace and its first admin.
     Init {
         #[arg(long)]
@@ -93,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
             tls_key,
             ..
         } => (*listen, tls_cert.clone(), tls_key.clone()),
+        Command::Demo { listen, .. } => (*listen, None, None),
         _ => (None, None, None),
     };
     let settings = Settings::resolve(
@@ -113,6 +121,17 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve { print_addr, .. } => serve(app, &settings, print_addr).await,
+        Command::Demo { print_addr, .. } => {
+            if satchel_server::demo::seed(app.state()).await? {
+                eprintln!(
+                    "demo workspace created in {}; every account's password is `{}` \
+                     (staff: boss, wang, chen; customers: alice, somchai, xiaoyu)",
+                    settings.data_dir.display(),
+                    satchel_server::demo::DEMO_PASSWORD
+                );
+            }
+            serve(app, &settings, print_addr).await
+        }
         Command::Init {
             workspace,
             admin,

@@ -197,6 +197,7 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             sync_until_idle(engine, wait).await?;
         }
         Command::Tail => {
+            let names = names(engine).await;
             let mut changes = engine.subscribe();
             engine.start().await?;
             let mut shown: std::collections::HashMap<ConversationId, Option<i64>> =
@@ -213,7 +214,10 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
                                     "{}#{}\t{}\t{}",
                                     conversation_id,
                                     m.seq.map_or(0, |s| s.0),
-                                    m.sender_id,
+                                    names
+                                        .get(&m.sender_id)
+                                        .cloned()
+                                        .unwrap_or_else(|| m.sender_id.to_string()),
                                     m.body.summary()
                                 );
                                 shown.insert(*conversation_id, m.seq.map(|s| s.0));
@@ -227,6 +231,7 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             conversation,
             limit,
         } => {
+            let names = names(engine).await;
             for m in engine
                 .messages(ConversationId(conversation), None, limit)
                 .await?
@@ -234,7 +239,10 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
                 let seq = m.seq.map_or_else(|| "-".to_owned(), |s| s.to_string());
                 println!(
                     "{seq}\t{}\t{:?}\t{}",
-                    m.sender_id,
+                    names
+                        .get(&m.sender_id)
+                        .cloned()
+                        .unwrap_or_else(|| m.sender_id.to_string()),
                     m.state,
                     m.body.summary()
                 );
@@ -251,6 +259,17 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Display names by member id, from the engine's cached directory.
+async fn names(engine: &Engine) -> std::collections::HashMap<MemberId, String> {
+    engine
+        .members()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.id, m.display_name))
+        .collect()
 }
 
 async fn sync_until_idle(engine: &Engine, wait: u64) -> anyhow::Result<()> {

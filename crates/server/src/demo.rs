@@ -1,0 +1,225 @@
+//! A demo workspace: a bag factory, its staff, three customers and orders in several
+//! stages with real conversations in Chinese and English. Used by `satchel-server demo`
+//! (and, later, the desktop app's first run) so a newcomer sees a lived-in workspace.
+
+use satchel_protocol::*;
+
+use crate::auth;
+use crate::store::{NewMember, Outcome, StoreError, Write};
+use crate::AppState;
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "satchel-demo";
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] auth::AuthError),
+    #[error("writing the demo conversation failed: {0}")]
+    Commit(#[from] crate::committer::CommitError),
+}
+
+struct Person {
+    username: &'static str,
+    name: &'static str,
+    role: Role,
+    org: Option<usize>,
+}
+
+const ORGS: [&str; 3] = [
+    "Acme Bags (US)",
+    "曼谷皮具 Bangkok Leather",
+    "小雨包包 (淘宝店)",
+];
+
+const PEOPLE: [Person; 6] = [
+    Person {
+        username: "boss",
+        name: "张总 Zhang",
+        role: Role::Admin,
+        org: None,
+    },
+    Person {
+        username: "wang",
+        name: "王丽 (业务)",
+        role: Role::Staff,
+        org: None,
+    },
+    Person {
+        username: "chen",
+        name: "陈刚 (QC)",
+        role: Role::Staff,
+        org: None,
+    },
+    Person {
+        username: "alice",
+        name: "Alice Moore (Acme)",
+        role: Role::Customer,
+        org: Some(0),
+    },
+    Person {
+        username: "somchai",
+        name: "Somchai (Bangkok Leather)",
+        role: Role::Customer,
+        org: Some(1),
+    },
+    Person {
+        username: "xiaoyu",
+        name: "小雨 (淘宝店主)",
+        role: Role::Customer,
+        org: Some(2),
+    },
+];
+
+/// (order number, title, organisation, [(speaker index into PEOPLE, text)])
+type Script = (
+    &'static str,
+    &'static str,
+    usize,
+    &'static [(usize, &'static str)],
+);
+
+const ORDERS: [Script; 4] = [
+    (
+        "TB-2026-031",
+        "托特包 Tote bag — inquiry",
+        0,
+        &[
+            (3, "Hi Wang, we need a quote for 2,000 canvas totes with leather handles. Target FOB $8.50."),
+            (1, "Hi Alice! Canvas 16oz or 20oz? And do you want YKK zippers on the inner pocket?"),
+            (3, "20oz, natural colour. Yes, YKK please — our last supplier used generic zippers and they failed."),
+            (1, "明白。20oz 帆布，头层牛皮手柄，YKK 拉链。Quote by tomorrow 10:00 your time."),
+        ],
+    ),
+    (
+        "BP-2026-007",
+        "双肩包 Backpack — sample round 2",
+        1,
+        &[
+            (1, "Somchai, sample v2 is ready: the laptop pocket is now 2 cm deeper as you asked."),
+            (4, "Thank you. The brown in the last photo looks darker than the swatch. Can you check under daylight?"),
+            (2, "已在自然光下复拍，色号 PANTONE 18-1031，和色卡一致。Re-shot in daylight: matches swatch 18-1031."),
+            (4, "OK, colour approved. Please confirm the metal hardware is copper, not alloy."),
+            (1, "五金是铜的 — copper hardware confirmed, antique brass finish."),
+        ],
+    ),
+    (
+        "WL-2026-112",
+        "女士钱包 Wallet — mass production",
+        2,
+        &[
+            (5, "王姐，大货什么时候能出？双十一要上架。"),
+            (1, "料子已到位，明天开始裁剪。预计 11 月 30 日完成 3,000 个。"),
+            (2, "今天 QC 抽检 200 个，车线密度合格，2 个有胶水印已返工。"),
+            (5, "好的，辛苦了！包装盒上的 logo 用烫金还是丝印？"),
+            (1, "按确认的样品，烫金。"),
+        ],
+    ),
+    (
+        "TB-2026-018",
+        "旅行袋 Duffel — shipping",
+        0,
+        &[
+            (1, "Alice, 1,200 duffels shipped today by sea. Tracking: MAEU 224466880."),
+            (3, "Great, thanks! ETA Long Beach?"),
+            (1, "ETA December 18. Packing list and QC report follow."),
+        ],
+    ),
+];
+
+/// Fills an empty store with the demo workspace. Does nothing (and returns `false`) if
+/// a workspace already exists.
+pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
+    if state.store.workspace().await?.is_some() {
+        return Ok(false);
+    }
+    let password_hash = auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
+    let admin = &PEOPLE[0];
+    let boss = state
+        .store
+        .init_workspace(
+            "宏达箱包厂 Hongda Bag Factory",
+            NewMember {
+                username: admin.username.into(),
+                display_name: admin.name.into(),
+                role: admin.role,
+                org_id: None,
+                password_hash: password_hash.clone(),
+            },
+        )
+        .await?;
+    let mut orgs = Vec::new();
+    for name in ORGS {
+        orgs.push(state.store.create_org(name).await?);
+    }
+    let mut members = vec![boss];
+    for p in &PEOPLE[1..] {
+        members.push(
+            state
+                .store
+                .create_member(NewMember {
+                    username: p.username.into(),
+                    display_name: p.name.into(),
+                    role: p.role,
+                    org_id: p.org.map(|i| orgs[i].id),
+                    password_hash: password_hash.clone(),
+                })
+                .await?,
+        );
+    }
+    let staff: Vec<MemberId> = members
+        .iter()
+        .filter(|m| m.role.is_staff())
+        .map(|m| m.id)
+        .collect();
+    for (number, title, org, lines) in ORDERS {
+        let customers = members
+            .iter()
+            .filter(|m| m.org_id == Some(orgs[org].id))
+            .map(|m| m.id);
+        let outcome = state
+            .committer
+            .commit(Write::CreateConversation {
+                creator: members[1].id,
+                kind: ConversationKind::Order,
+                title: title.into(),
+                org_id: Some(orgs[org].id),
+                order_number: Some(number.into()),
+                member_ids: staff.iter().copied().chain(customers).collect(),
+            })
+            .await?;
+        let Outcome::Conversation(conversation) = outcome else {
+            continue;
+        };
+        for (i, (speaker, text)) in lines.iter().enumerate() {
+            state
+                .committer
+                .commit(Write::Send {
+                    sender: members[*speaker].id,
+                    device: DeviceId("demo-seed-device".into()),
+                    conversation_id: conversation.id,
+                    txn_id: TxnId(format!("demo-{number}-{i:03}")),
+                    body: MessageBody::Text {
+                        text: (*text).into(),
+                        reply_to: None,
+                    },
+                })
+                .await?;
+        }
+    }
+    state
+        .committer
+        .commit(Write::CreateConversation {
+            creator: members[1].id,
+            kind: ConversationKind::Group,
+            title: "业务部 Sales & QC".into(),
+            org_id: None,
+            order_number: None,
+            member_ids: staff.clone(),
+        })
+        .await?;
+    Ok(true)
+}
