@@ -499,6 +499,11 @@ impl LocalDb {
                 }
             }
         }
+        let messages = events.iter().filter_map(|e| match &e.event {
+            Event::Message { message } => Some(message),
+            _ => None,
+        });
+        bump_for(&mut tx, messages).await?;
         sqlx::query(
             "INSERT INTO profile (key, value) VALUES ('stream_pos', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
@@ -520,6 +525,7 @@ impl LocalDb {
         for message in messages {
             apply_message(&mut tx, device, message, &mut touched).await?;
         }
+        bump_for(&mut tx, messages.iter()).await?;
         tx.commit().await?;
         Ok(touched)
     }
@@ -798,6 +804,24 @@ async fn confirm(
     Ok(conversation.is_some())
 }
 
+/// Raises each conversation's `last_seq` to the newest of `messages`, once per
+/// conversation rather than once per message.
+async fn bump_for<'m>(
+    conn: &mut SqliteConnection,
+    messages: impl Iterator<Item = &'m Message>,
+) -> Result<(), EngineError> {
+    let mut newest: std::collections::HashMap<ConversationId, Seq> =
+        std::collections::HashMap::new();
+    for m in messages {
+        let entry = newest.entry(m.conversation_id).or_insert(m.seq);
+        *entry = (*entry).max(m.seq);
+    }
+    for (conversation, seq) in newest {
+        bump_last_seq(conn, conversation, seq).await?;
+    }
+    Ok(())
+}
+
 async fn bump_last_seq(
     conn: &mut SqliteConnection,
     id: ConversationId,
@@ -829,7 +853,6 @@ async fn apply_message(
         )
         .await?
     {
-        bump_last_seq(conn, message.conversation_id, message.seq).await?;
         return Ok(());
     }
     let inserted = sqlx::query(
@@ -850,6 +873,5 @@ async fn apply_message(
     if inserted.rows_affected() > 0 {
         touched.message(message.conversation_id);
     }
-    bump_last_seq(conn, message.conversation_id, message.seq).await?;
     Ok(())
 }

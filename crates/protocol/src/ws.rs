@@ -159,6 +159,18 @@ pub fn encode<F: Serialize>(frame: F) -> String {
     serde_json::to_string(&Envelope::current(frame)).unwrap_or_default()
 }
 
+/// Encodes an `event` frame around an event that is already JSON (as the server stores
+/// it), without decoding and re-encoding it. `event_json` must be the serialisation of
+/// an [`crate::Event`].
+pub fn encode_event_frame(pos: StreamPos, event_json: &str) -> String {
+    format!(
+        r#"{{"v":{},"type":"event","event":{{"pos":{},"event":{}}}}}"#,
+        crate::PROTOCOL_VERSION,
+        pos.0,
+        event_json
+    )
+}
+
 /// Decodes a server frame (for clients).
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
     let env: Envelope<ServerFrame> =
@@ -195,6 +207,29 @@ mod tests {
             Err(ErrorCode::MalformedRequest)
         );
         assert_eq!(code(r#"{"v":1,"type":"ping","nonce":7}"#), Ok(()));
+    }
+
+    #[test]
+    fn spliced_event_frames_equal_encoded_ones() {
+        let event = crate::Event::Receipt {
+            receipt: crate::Receipt {
+                conversation_id: ConversationId(1),
+                member_id: MemberId(2),
+                delivered_up_to: Seq(3),
+                read_up_to: Seq(3),
+                updated_at: 99,
+            },
+        };
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        let spliced = encode_event_frame(StreamPos(7), &json);
+        let frame = ServerFrame::Event {
+            event: StreamEvent {
+                pos: StreamPos(7),
+                event,
+            },
+        };
+        assert_eq!(decode_server_frame(&spliced), Ok(frame.clone()));
+        assert_eq!(spliced, encode(frame));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use satchel_protocol::ws::{decode_client_frame, encode, ClientFrame, ServerFrame};
+use satchel_protocol::ws::{
+    decode_client_frame, encode, encode_event_frame, ClientFrame, ServerFrame,
+};
 use satchel_protocol::*;
 use tokio::sync::{broadcast, mpsc};
 
@@ -65,11 +67,13 @@ fn protocol_error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
 
 async fn connection(state: AppState, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<ServerFrame>(1024);
+    // Frames travel to the writer already encoded, so events can be forwarded as the
+    // JSON the store holds.
+    let (out, mut out_rx) = mpsc::channel::<String>(1024);
     let writer = tokio::spawn(async move {
-        while let Some(frame) = out_rx.recv().await {
+        while let Some(text) = out_rx.recv().await {
             if sink
-                .send(WsMessage::Text(Utf8Bytes::from(encode(&frame))))
+                .send(WsMessage::Text(Utf8Bytes::from(text)))
                 .await
                 .is_err()
             {
@@ -142,7 +146,7 @@ async fn recv_batch(
 
 struct Connection {
     state: AppState,
-    out: mpsc::Sender<ServerFrame>,
+    out: mpsc::Sender<String>,
     session: Option<Session>,
     token_hash: String,
     checked_at: Instant,
@@ -154,7 +158,11 @@ struct Connection {
 
 impl Connection {
     async fn send(&self, frame: ServerFrame) -> Step {
-        if self.out.send(frame).await.is_err() {
+        self.send_text(encode(&frame)).await
+    }
+
+    async fn send_text(&self, text: String) -> Step {
+        if self.out.send(text).await.is_err() {
             Step::Close
         } else {
             Step::Continue
@@ -209,7 +217,7 @@ impl Connection {
                 let out = self.out.clone();
                 tokio::spawn(async move {
                     if let Err(e) = pending.outcome().await {
-                        let _ = out.send(error_frame(None, e.into())).await;
+                        let _ = out.send(encode(error_frame(None, e.into()))).await;
                     }
                 });
                 Step::Continue
@@ -319,7 +327,10 @@ impl Connection {
             let done = page.len() < REPLAY_PAGE as usize;
             for event in page {
                 self.cursor = event.pos;
-                if let Step::Close = self.send(ServerFrame::Event { event }).await {
+                if let Step::Close = self
+                    .send_text(encode_event_frame(event.pos, &event.payload))
+                    .await
+                {
                     return Step::Close;
                 }
             }
@@ -358,12 +369,8 @@ impl Connection {
             };
             if visible {
                 self.cursor = logged.event.pos;
-                if let Step::Close = self
-                    .send(ServerFrame::Event {
-                        event: logged.event.clone(),
-                    })
-                    .await
-                {
+                let text = encode_event_frame(logged.event.pos, &logged.payload);
+                if let Step::Close = self.send_text(text).await {
                     return Step::Close;
                 }
             }
@@ -393,7 +400,7 @@ impl Connection {
                 ),
                 Err(e) => error_frame(Some(txn_id), e.into()),
             };
-            let _ = out.send(frame).await;
+            let _ = out.send(encode(frame)).await;
         });
         Step::Continue
     }

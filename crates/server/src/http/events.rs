@@ -32,7 +32,10 @@ async fn events(
     let mut events = state
         .store
         .events_after(authed.session.member.id, StreamPos(q.after), limit + 1)
-        .await?;
+        .await?
+        .iter()
+        .map(|raw| raw.decode())
+        .collect::<Result<Vec<_>, _>>()?;
     let has_more = events.len() > limit as usize;
     events.truncate(limit as usize);
     let next = events.last().map_or(StreamPos(q.after), |e| e.pos);

@@ -117,6 +117,28 @@ pub struct BatchResult {
 pub struct LoggedEvent {
     pub conversation_id: ConversationId,
     pub event: StreamEvent,
+    /// `event.event` as stored (JSON), so fan-out to many connections does not
+    /// serialise it once per connection.
+    pub payload: String,
+}
+
+/// An event as stored: its position and its JSON, not yet decoded. Replays forward the
+/// JSON as it is ([`satchel_protocol::ws::encode_event_frame`]).
+#[derive(Debug, Clone)]
+pub struct RawEvent {
+    pub pos: StreamPos,
+    pub payload: String,
+}
+
+impl RawEvent {
+    /// Decodes the stored JSON.
+    pub fn decode(&self) -> Result<StreamEvent, StoreError> {
+        Ok(StreamEvent {
+            pos: self.pos,
+            event: serde_json::from_str(&self.payload)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
 }
 
 /// The server's persistence. Implementations must be durable on return of
@@ -192,7 +214,7 @@ pub trait Store: Send + Sync + 'static {
         member: MemberId,
         after: StreamPos,
         limit: u32,
-    ) -> Result<Vec<StreamEvent>, StoreError>;
+    ) -> Result<Vec<RawEvent>, StoreError>;
     /// The newest stream position in the whole log (0 when empty).
     async fn head(&self) -> Result<StreamPos, StoreError>;
     /// Whether `member` belongs to the conversation.

@@ -153,11 +153,12 @@ async fn append_event(
     event: Event,
     log: &mut Vec<LoggedEvent>,
 ) -> Result<(), StoreError> {
+    let payload = to_json(&event)?;
     let pos: i64 = sqlx::query_scalar(
         "INSERT INTO events (conversation_id, payload) VALUES (?, ?) RETURNING pos",
     )
     .bind(conversation_id.0)
-    .bind(to_json(&event)?)
+    .bind(&payload)
     .fetch_one(&mut **tx)
     .await?;
     log.push(LoggedEvent {
@@ -166,6 +167,7 @@ async fn append_event(
             pos: StreamPos(pos),
             event,
         },
+        payload,
     });
     Ok(())
 }
@@ -231,6 +233,37 @@ async fn check_references(
     Ok(())
 }
 
+/// The ack of an already stored `(device, txn_id)`, if there is one. A replay answers
+/// the original, whatever conversation it names now.
+async fn replayed(
+    tx: &mut Tx,
+    sender: MemberId,
+    device: &DeviceId,
+    txn_id: &TxnId,
+) -> Result<Option<SendAck>, StoreError> {
+    let existing = sqlx::query(
+        "SELECT id, conversation_id, seq, sent_at, sender_id FROM messages WHERE device_id = ? AND txn_id = ?",
+    )
+    .bind(device.as_str())
+    .bind(txn_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = existing else { return Ok(None) };
+    let original_sender: i64 = row.try_get("sender_id")?;
+    if original_sender != sender.0 {
+        // Device ids are per profile; another member on the same id is a forged
+        // replay and must learn nothing about the original.
+        return Err(StoreError::Conflict("transaction id already used".into()));
+    }
+    Ok(Some(SendAck {
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        message_id: MessageId(row.try_get("id")?),
+        seq: Seq(row.try_get("seq")?),
+        sent_at: row.try_get("sent_at")?,
+        duplicate: true,
+    }))
+}
+
 #[allow(clippy::too_many_arguments)] // one per field of `Write::Send`, plus the batch context
 async fn apply_send(
     tx: &mut Tx,
@@ -242,50 +275,47 @@ async fn apply_send(
     txn_id: TxnId,
     body: MessageBody,
 ) -> Result<Outcome, StoreError> {
-    // A replay answers the original, whatever conversation it names now.
-    let existing = sqlx::query("SELECT id, conversation_id, seq, sent_at, sender_id FROM messages WHERE device_id = ? AND txn_id = ?")
-        .bind(device.as_str())
-        .bind(txn_id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(row) = existing {
-        let original_sender: i64 = row.try_get("sender_id")?;
-        if original_sender != sender.0 {
-            // Device ids are per profile; another member on the same id is a forged
-            // replay and must learn nothing about the original.
-            return Err(StoreError::Conflict("transaction id already used".into()));
+    // The common case costs one statement: store the message if the sender is a member
+    // and the (device, txn) pair is new. Bodies that reference other messages are
+    // checked first; a replay or a non-member falls through to the slow path below.
+    let references = !matches!(body, MessageBody::Text { reply_to: None, .. });
+    if references {
+        if let Some(ack) = replayed(tx, sender, &device, &txn_id).await? {
+            return Ok(Outcome::Sent(ack));
         }
-        return Ok(Outcome::Sent(SendAck {
-            conversation_id: ConversationId(row.try_get("conversation_id")?),
-            message_id: MessageId(row.try_get("id")?),
-            seq: Seq(row.try_get("seq")?),
-            sent_at: row.try_get("sent_at")?,
-            duplicate: true,
-        }));
+        if !tx_is_member(tx, sender, conversation_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        check_references(tx, conversation_id, sender, &body).await?;
     }
-    if !tx_is_member(tx, sender, conversation_id).await? {
-        return Err(StoreError::NotFound);
-    }
-    check_references(tx, conversation_id, sender, &body).await?;
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-    )
-    .bind(conversation_id.0)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = sqlx::query_scalar(
+    let inserted = sqlx::query(
         "INSERT INTO messages (conversation_id, seq, sender_id, device_id, txn_id, body, sent_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         SELECT c.id, c.last_seq + 1, ?1, ?2, ?3, ?4, ?5 FROM conversations c
+         WHERE c.id = ?6 AND EXISTS
+           (SELECT 1 FROM memberships m WHERE m.conversation_id = c.id AND m.member_id = ?1)
+         ON CONFLICT (device_id, txn_id) DO NOTHING
+         RETURNING id, seq",
     )
-    .bind(conversation_id.0)
-    .bind(seq)
     .bind(sender.0)
     .bind(device.as_str())
     .bind(txn_id.as_str())
     .bind(to_json(&body)?)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .bind(conversation_id.0)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some(row) = inserted else {
+        return match replayed(tx, sender, &device, &txn_id).await? {
+            Some(ack) => Ok(Outcome::Sent(ack)),
+            None => Err(StoreError::NotFound),
+        };
+    };
+    let (id, seq): (i64, i64) = (row.try_get("id")?, row.try_get("seq")?);
+    sqlx::query("UPDATE conversations SET last_seq = ? WHERE id = ?")
+        .bind(seq)
+        .bind(conversation_id.0)
+        .execute(&mut **tx)
+        .await?;
     let message = Message {
         id: MessageId(id),
         conversation_id,
@@ -902,7 +932,7 @@ impl Store for SqliteStore {
         member: MemberId,
         after: StreamPos,
         limit: u32,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
+    ) -> Result<Vec<RawEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT pos, payload FROM events
              WHERE pos > ? AND conversation_id IN (SELECT conversation_id FROM memberships WHERE member_id = ?)
@@ -915,11 +945,9 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .map(|r| {
-                let payload: String = r.try_get("payload")?;
-                Ok(StreamEvent {
+                Ok(RawEvent {
                     pos: StreamPos(r.try_get("pos")?),
-                    event: serde_json::from_str(&payload)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    payload: r.try_get("payload")?,
                 })
             })
             .collect()
