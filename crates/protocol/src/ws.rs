@@ -171,8 +171,23 @@ pub fn encode_event_frame(pos: StreamPos, event_json: &str) -> String {
     )
 }
 
+/// The shape of `event` frames, decoded without the buffering that the flattened,
+/// tagged [`Envelope<ServerFrame>`] needs: a replay is almost all event frames.
+#[derive(Deserialize)]
+struct EventFrame {
+    v: u32,
+    event: StreamEvent,
+}
+
 /// Decodes a server frame (for clients).
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
+    if text.starts_with(r#"{"v":1,"type":"event","#) {
+        if let Ok(frame) = serde_json::from_str::<EventFrame>(text) {
+            if frame.v == crate::PROTOCOL_VERSION {
+                return Ok(ServerFrame::Event { event: frame.event });
+            }
+        }
+    }
     let env: Envelope<ServerFrame> =
         serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     if env.v != crate::PROTOCOL_VERSION {
