@@ -9,6 +9,7 @@
 //!   duplicate nothing.
 //! - `receipts`: read only when the reader's client says so.
 //! - `authorization`: nobody sees or touches what is not theirs.
+//! - `tls`: HTTPS with a given certificate.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
 //!   is lost.
 
@@ -18,3 +19,4 @@ mod conversations;
 mod exactly_once;
 mod receipts;
 mod support;
+mod tls;

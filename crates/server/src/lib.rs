@@ -221,6 +221,9 @@ pub async fn serve_tls(
     key: &std::path::Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // One crypto provider (ring) is compiled in; make it the process default. An error
+    // only means a provider is already installed, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
         .await
         .map_err(ServeError::Tls)?;
