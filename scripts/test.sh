@@ -17,4 +17,11 @@ cargo build --workspace --bins --locked
 echo "== benchmark smoke run (numbers only; see README for the full run)"
 cargo bench -p satchel-tests --bench sync --locked -- --quick
 echo "== tests"
-cargo test --workspace --locked
+# Doc tests are off (the crates have none); the last line totals every test binary.
+log=$(mktemp)
+cargo test --workspace --locked --lib --bins --tests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

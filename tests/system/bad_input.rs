@@ -308,6 +308,14 @@ async fn http_bodies_are_checked() {
     assert_eq!(r.status(), 422);
     assert_eq!(
         r.json::<ErrorBody>().await.unwrap().code,
+        ErrorCode::InvalidField,
+        "no such upload"
+    );
+    let card = serde_json::json!({"txn_id": "card-txn-01", "body": {"kind": "confirmation_request", "item": "颜色", "value": "咖啡色"}});
+    let r = post(serde_json::to_vec(&card).unwrap()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<ErrorBody>().await.unwrap().code,
         ErrorCode::UnsupportedKind
     );
     let long = serde_json::json!({"txn_id": "long-txn-01", "body": {"kind": "text", "text": "长".repeat(validate::MAX_TEXT_CHARS + 1)}});

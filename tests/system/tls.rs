@@ -13,7 +13,7 @@ async fn serves_https_with_a_given_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
 
-    let app = satchel_server::App::open(&sqlite_url(dir.path()))
+    let app = satchel_server::App::open(&sqlite_url(dir.path()), &dir.path().join("files"))
         .await
         .unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

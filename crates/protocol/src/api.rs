@@ -132,3 +132,26 @@ pub struct Health {
     pub status: String,
     pub version: String,
 }
+
+/// `POST /api/v1/uploads`: announce a file before sending its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUploadRequest {
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Where an upload stands. `complete` means the blob is stored and verified and may be
+/// attached to a message; a create answered with `complete: true` needs no bytes at all
+/// (the caller can already see a message with this file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    pub upload_id: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Bytes received and stored so far; the next chunk must start here.
+    pub offset: u64,
+    pub complete: bool,
+    /// When an incomplete upload is discarded (no chunk for 24 hours).
+    pub expires_at: UnixMillis,
+}

@@ -39,6 +39,16 @@ pub enum ErrorCode {
     Internal,
     /// The server is shutting down or overloaded. Safe to retry.
     Unavailable,
+    /// An upload chunk was sent at another offset than the upload's current one; the
+    /// message gives the current offset, and `GET` on the upload returns it too.
+    OffsetMismatch,
+    /// A chunk's bytes do not match its `Upload-Checksum`; nothing of it was stored.
+    ChecksumMismatch,
+    /// The finished upload's bytes do not hash to the declared SHA-256; the upload is
+    /// discarded and must start again.
+    HashMismatch,
+    /// The member's storage quota would be exceeded.
+    QuotaExceeded,
 }
 
 /// How a client should react to an error. The outbox retries the first two and shows
@@ -74,7 +84,11 @@ impl ErrorCode {
             | ErrorCode::Forbidden
             | ErrorCode::NotFound
             | ErrorCode::Conflict
-            | ErrorCode::UnsupportedKind => RetryClass::Permanent,
+            | ErrorCode::UnsupportedKind
+            | ErrorCode::HashMismatch
+            | ErrorCode::QuotaExceeded => RetryClass::Permanent,
+            // The client re-reads the offset (or resends the chunk) and goes on.
+            ErrorCode::OffsetMismatch | ErrorCode::ChecksumMismatch => RetryClass::Transient,
         }
     }
 
@@ -95,6 +109,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedKind => 422,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
+            ErrorCode::OffsetMismatch => 409,
+            ErrorCode::ChecksumMismatch | ErrorCode::HashMismatch => 460,
+            ErrorCode::QuotaExceeded => 507,
         }
     }
 }

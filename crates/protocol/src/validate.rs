@@ -152,6 +152,48 @@ fn optional_text(field: &'static str, s: &str) -> Result<(), FieldError> {
     }
 }
 
+/// Longest file name kept, in characters.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// Makes a file name safe to show and to save on any platform: drops any folder part
+/// (`../../x` becomes `x`), control characters and NUL; replaces characters Windows
+/// forbids; avoids Windows device names; keeps at most [`MAX_FILE_NAME_CHARS`]
+/// characters while keeping the extension; never returns an empty name.
+pub fn sanitize_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let mut clean: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
+        .collect();
+    clean = clean
+        .trim_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_owned();
+    if clean.chars().count() > MAX_FILE_NAME_CHARS {
+        let (stem, ext) = match clean.rsplit_once('.') {
+            Some((stem, ext)) if ext.chars().count() <= 16 && !stem.is_empty() => {
+                (stem.to_owned(), format!(".{ext}"))
+            }
+            _ => (clean.clone(), String::new()),
+        };
+        let keep = MAX_FILE_NAME_CHARS - ext.chars().count();
+        clean = stem.chars().take(keep).collect::<String>() + &ext;
+    }
+    let stem_upper = clean.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = ["CON", "PRN", "AUX", "NUL"].contains(&stem_upper.as_str())
+        || ((stem_upper.starts_with("COM") || stem_upper.starts_with("LPT"))
+            && stem_upper.len() == 4
+            && stem_upper.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        clean.insert(0, '_');
+    }
+    if clean.is_empty() {
+        "file".to_owned()
+    } else {
+        clean
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +214,23 @@ mod tests {
         assert!(text("text", "   ").is_err());
         assert!(text("text", &"好".repeat(MAX_TEXT_CHARS)).is_ok());
         assert!(text("text", &"好".repeat(MAX_TEXT_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_dangerous_characters() {
+        assert_eq!(sanitize_file_name("../../x"), "x");
+        assert_eq!(
+            sanitize_file_name("C:\\Users\\a\\样品 照片.jpg"),
+            "样品 照片.jpg"
+        );
+        assert_eq!(sanitize_file_name("a\0b.png"), "ab.png");
+        assert_eq!(sanitize_file_name("what?.pdf"), "what_.pdf");
+        assert_eq!(sanitize_file_name("CON.txt"), "_CON.txt");
+        assert_eq!(sanitize_file_name(".."), "file");
+        let long = format!("{}.jpg", "长".repeat(300));
+        let cut = sanitize_file_name(&long);
+        assert_eq!(cut.chars().count(), MAX_FILE_NAME_CHARS);
+        assert!(cut.ends_with(".jpg"));
     }
 
     #[test]

@@ -78,6 +78,13 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A new random id of 128 bits in lower-case hex (upload ids).
+pub fn new_hex_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// The form in which a token is stored and looked up.
 pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());

@@ -7,6 +7,8 @@
 //!   send only once it is on disk.
 //! - [`http`]: JSON routes, one router per resource, and the error type.
 //! - [`ws`]: the live WebSocket connection (auth, subscribe-with-resume, pipelined sends).
+//! - [`blobs`]: file bytes (content-addressed blobs, upload staging) behind
+//!   [`blobs::BlobStore`]; [`blobs::LocalBlobStore`] is the default.
 //! - [`auth`]: argon2id passwords, session tokens, login throttling.
 //! - [`config`]: settings from file, environment and flags.
 //! - [`demo`]: a lived-in demo workspace for first runs.
@@ -15,6 +17,7 @@
 //! they bound themselves (for example `127.0.0.1:0`).
 
 pub mod auth;
+pub mod blobs;
 pub mod clock;
 pub mod committer;
 pub mod config;
@@ -45,6 +48,9 @@ pub struct AppState(Arc<Inner>);
 /// What [`AppState`] holds.
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn blobs::BlobStore>,
+    pub limits: Limits,
+    pub upload_locks: http::files::UploadLocks,
     pub committer: Committer,
     pub events: broadcast::Sender<EventBatch>,
     pub limiter: LoginLimiter,
@@ -92,11 +98,16 @@ pub fn send_write(
     validate::client_id("txn_id", txn_id.as_str())?;
     validate::message_body(&body)?;
     match body {
-        MessageBody::Text { .. } | MessageBody::Edit { .. } | MessageBody::Recall { .. } => {}
+        MessageBody::Text { .. }
+        | MessageBody::Edit { .. }
+        | MessageBody::Recall { .. }
+        | MessageBody::Image { .. }
+        | MessageBody::Video { .. }
+        | MessageBody::Voice { .. }
+        | MessageBody::File { .. } => {}
         other => {
-            // Attachments need the blob store and cards need the order model; until
-            // they exist the server refuses these kinds rather than store references it
-            // cannot honour.
+            // Cards, stage changes and annotations need the order model; until it
+            // exists the server refuses them rather than store what it cannot honour.
             return Err(ApiError::new(
                 ErrorCode::UnsupportedKind,
                 format!(
@@ -115,6 +126,33 @@ pub fn send_write(
     })
 }
 
+/// Size limits of files.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest single file.
+    pub max_file_bytes: u64,
+    /// Total bytes one member may upload.
+    pub quota_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 8 << 30,
+            quota_bytes: 200 << 30,
+        }
+    }
+}
+
+/// Why a server could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blobs(#[from] blobs::BlobError),
+}
+
 /// A server ready to serve: its store opened and its writer running.
 pub struct App {
     state: AppState,
@@ -122,27 +160,63 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the committer over an opened store.
-    pub fn new(store: Arc<dyn Store>) -> App {
+    /// Starts the committer over an opened store and blob store.
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn blobs::BlobStore>, limits: Limits) -> App {
         let (events, _) = broadcast::channel(1024);
         let committer = Committer::spawn(store.clone(), events.clone());
         let (stop, shutdown) = watch::channel(false);
         let limiter = LoginLimiter::new(5, Duration::from_secs(60));
-        App {
+        let app = App {
             state: AppState(Arc::new(Inner {
                 store,
+                blobs,
+                limits,
+                upload_locks: Default::default(),
                 committer,
                 events,
                 limiter,
                 shutdown,
             })),
             stop,
-        }
+        };
+        app.spawn_upload_sweeper();
+        app
     }
 
-    /// Opens the store named by a database URL (`sqlite://…`).
-    pub async fn open(database_url: &str) -> Result<App, StoreError> {
-        Ok(App::new(open_store(database_url).await?))
+    /// Every ten minutes, discards uploads that have expired.
+    fn spawn_upload_sweeper(&self) {
+        let state = self.state.clone();
+        let mut shutdown = self.state.shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = http::files::sweep_expired_uploads(&state, clock::now_millis()).await {
+                            tracing::warn!(error = ?e.0, "sweeping expired uploads failed");
+                        }
+                    }
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+
+    /// Opens the store named by a database URL (`sqlite://…`) and keeps files in
+    /// `files_dir`.
+    pub async fn open(database_url: &str, files_dir: &std::path::Path) -> Result<App, OpenError> {
+        App::open_with(database_url, files_dir, Limits::default()).await
+    }
+
+    /// [`App::open`] with other file limits.
+    pub async fn open_with(
+        database_url: &str,
+        files_dir: &std::path::Path,
+        limits: Limits,
+    ) -> Result<App, OpenError> {
+        let store = open_store(database_url).await?;
+        let blobs = Arc::new(blobs::LocalBlobStore::open(files_dir).await?);
+        Ok(App::new(store, blobs, limits))
     }
 
     /// The shared state, for embedding and CLI subcommands.
@@ -156,6 +230,7 @@ impl App {
             .merge(http::accounts::router())
             .merge(http::conversations::router())
             .merge(http::events::router())
+            .merge(http::files::router())
             .route("/ws", get(ws::upgrade));
         Router::new()
             .route("/healthz", get(healthz))

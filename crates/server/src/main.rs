@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging(settings.log_format);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
-    let app = App::open(&settings.database_url)
+    let app = App::open(&settings.database_url, &settings.data_dir.join("files"))
         .await
         .context("opening the store")?;
 

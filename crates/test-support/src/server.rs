@@ -21,10 +21,9 @@ pub const ADMIN: &str = "admin";
 
 /// Creates the workspace and its admin in the database at `database_url`.
 pub async fn init_workspace(database_url: &str) -> anyhow::Result<()> {
-    let app = satchel_server::App::open(database_url).await?;
+    let store = satchel_server::open_store(database_url).await?;
     let password_hash = satchel_server::auth::hash_password(PASSWORD.to_owned()).await?;
-    app.state()
-        .store
+    store
         .init_workspace(
             "宏达箱包厂 Hongda Bags",
             NewMember {
@@ -60,9 +59,36 @@ impl TestServer {
         Self::start_in(data_dir).await
     }
 
+    /// Starts a server over a fresh workspace with the given file limits.
+    pub async fn start_with(limits: satchel_server::Limits) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir()?;
+        init_workspace(&sqlite_url(data_dir.path())).await?;
+        Self::start_in_with(data_dir, limits).await
+    }
+
     /// Starts a server over an existing data folder.
     pub async fn start_in(data_dir: tempfile::TempDir) -> anyhow::Result<TestServer> {
-        let app = satchel_server::App::open(&sqlite_url(data_dir.path())).await?;
+        Self::start_in_with(data_dir, satchel_server::Limits::default()).await
+    }
+
+    async fn start_in_with(
+        data_dir: tempfile::TempDir,
+        limits: satchel_server::Limits,
+    ) -> anyhow::Result<TestServer> {
+        // Server warnings and errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+        let app = satchel_server::App::open_with(
+            &sqlite_url(data_dir.path()),
+            &data_dir.path().join("files"),
+            limits,
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod conversations;
 pub mod events;
+pub mod files;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -29,7 +30,7 @@ impl ApiError {
         ApiError(ErrorBody::new(code, message))
     }
 
-    fn internal(what: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(what: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %what, "internal error");
         ApiError::new(ErrorCode::Internal, "internal error")
     }
@@ -42,6 +43,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             StoreError::Forbidden(m) => ApiError::new(ErrorCode::Forbidden, m),
             StoreError::Invalid(m) => ApiError::new(ErrorCode::InvalidField, m),
+            StoreError::Quota { quota } => ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!("the storage quota of {quota} bytes is used up"),
+            ),
             other => {
                 // Log the whole chain; the client learns nothing of it.
                 let mut text = other.to_string();

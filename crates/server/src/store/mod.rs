@@ -38,6 +38,28 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the storage quota of {quota} bytes would be exceeded")]
+    Quota { quota: u64 },
+}
+
+/// An upload as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub id: String,
+    pub member_id: MemberId,
+    pub sha256: String,
+    pub size: u64,
+    pub offset: u64,
+    pub expires_at: UnixMillis,
+    pub complete: bool,
+}
+
+/// A stored blob's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub sha256: String,
+    pub size: u64,
+    pub mime: String,
 }
 
 /// A member together with what authorises them.
@@ -219,4 +241,34 @@ pub trait Store: Send + Sync + 'static {
     async fn head(&self) -> Result<StreamPos, StoreError>;
     /// Whether `member` belongs to the conversation.
     async fn is_member(&self, member: MemberId, id: ConversationId) -> Result<bool, StoreError>;
+
+    /// Starts an upload, or returns the member's unfinished upload of the same file so
+    /// an upload resumes even when the client lost its id. Fails with `Quota` when the
+    /// member's uploads would exceed `quota` bytes.
+    async fn create_upload(&self, new: Upload, quota: u64) -> Result<Upload, StoreError>;
+    /// The member's upload with this id.
+    async fn upload(&self, member: MemberId, id: &str) -> Result<Option<Upload>, StoreError>;
+    /// Records that bytes up to `offset` are durably staged.
+    async fn set_upload_offset(
+        &self,
+        id: &str,
+        offset: u64,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Marks an upload complete and records its (verified) blob.
+    async fn complete_upload(
+        &self,
+        id: &str,
+        blob: &BlobInfo,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Forgets an upload.
+    async fn delete_upload(&self, id: &str) -> Result<(), StoreError>;
+    /// Unfinished uploads whose expiry has passed.
+    async fn expired_uploads(&self, now: UnixMillis) -> Result<Vec<String>, StoreError>;
+    /// A stored blob's metadata.
+    async fn blob(&self, sha256: &str) -> Result<Option<BlobInfo>, StoreError>;
+    /// Whether `member` may read a blob: it is attached to a message in one of their
+    /// conversations, or they uploaded it themselves. Knowing a hash is not enough.
+    async fn can_read_blob(&self, member: MemberId, sha256: &str) -> Result<bool, StoreError>;
 }

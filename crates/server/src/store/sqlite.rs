@@ -233,6 +233,79 @@ async fn check_references(
     Ok(())
 }
 
+/// For a body carrying an attachment: checks that the blob is stored, verified and
+/// readable by the sender, and sets its size and MIME type from what the server
+/// measured (a client's claims are not stored). Returns the blob's hash.
+async fn attach(
+    tx: &mut Tx,
+    sender: MemberId,
+    body: &mut MessageBody,
+) -> Result<Option<String>, StoreError> {
+    let attachment = match body {
+        MessageBody::Image { attachment, .. }
+        | MessageBody::Video { attachment, .. }
+        | MessageBody::Voice { attachment, .. }
+        | MessageBody::File { attachment, .. } => attachment,
+        _ => return Ok(None),
+    };
+    let blob = sqlx::query("SELECT size, mime FROM blobs WHERE sha256 = ?")
+        .bind(&attachment.sha256)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let readable = match &blob {
+        Some(_) => can_read(&mut *tx, sender, &attachment.sha256).await?,
+        None => false,
+    };
+    let (Some(blob), true) = (blob, readable) else {
+        return Err(StoreError::Invalid(format!(
+            "attachment {} is not an uploaded, verified file of yours",
+            attachment.sha256
+        )));
+    };
+    attachment.size = u64::try_from(blob.try_get::<i64, _>("size")?).unwrap_or(0);
+    attachment.mime = blob.try_get("mime")?;
+    Ok(Some(attachment.sha256.clone()))
+}
+
+async fn can_read(
+    conn: &mut SqliteConnection,
+    member: MemberId,
+    sha256: &str,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM uploads WHERE member_id = ?1 AND sha256 = ?2 AND completed_at IS NOT NULL
+         UNION ALL
+         SELECT 1 FROM message_blobs mb
+           JOIN messages m ON m.id = mb.message_id
+           JOIN memberships ms ON ms.conversation_id = m.conversation_id AND ms.member_id = ?1
+         WHERE mb.sha256 = ?2
+         LIMIT 1",
+    )
+    .bind(member.0)
+    .bind(sha256)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+fn upload_from_row(row: &SqliteRow) -> Result<Upload, StoreError> {
+    Ok(Upload {
+        id: row.try_get("id")?,
+        member_id: MemberId(row.try_get("member_id")?),
+        sha256: row.try_get("sha256")?,
+        size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
+        offset: u64::try_from(row.try_get::<i64, _>("offset")?).unwrap_or(0),
+        expires_at: row.try_get("expires_at")?,
+        complete: row.try_get::<Option<i64>, _>("completed_at")?.is_some(),
+    })
+}
+
+const UPLOAD_COLUMNS: &str = r#"id, member_id, sha256, size, "offset", expires_at, completed_at"#;
+
+fn db_size(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 /// The ack of an already stored `(device, txn_id)`, if there is one. A replay answers
 /// the original, whatever conversation it names now.
 async fn replayed(
@@ -278,6 +351,8 @@ async fn apply_send(
     // The common case costs one statement: store the message if the sender is a member
     // and the (device, txn) pair is new. Bodies that reference other messages are
     // checked first; a replay or a non-member falls through to the slow path below.
+    let mut body = body;
+    let attachment = attach(tx, sender, &mut body).await?;
     let references = !matches!(body, MessageBody::Text { reply_to: None, .. });
     if references {
         if let Some(ack) = replayed(tx, sender, &device, &txn_id).await? {
@@ -316,6 +391,13 @@ async fn apply_send(
         .bind(conversation_id.0)
         .execute(&mut **tx)
         .await?;
+    if let Some(sha256) = attachment {
+        sqlx::query("INSERT INTO message_blobs (message_id, sha256) VALUES (?, ?)")
+            .bind(id)
+            .bind(sha256)
+            .execute(&mut **tx)
+            .await?;
+    }
     let message = Message {
         id: MessageId(id),
         conversation_id,
@@ -969,6 +1051,143 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         Ok(found.is_some())
+    }
+
+    async fn create_upload(&self, new: Upload, quota: u64) -> Result<Upload, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE member_id = ? AND sha256 = ? AND size = ?
+             ORDER BY completed_at IS NULL DESC LIMIT 1"
+        ))
+        .bind(new.member_id.0)
+        .bind(&new.sha256)
+        .bind(db_size(new.size))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            return upload_from_row(&row);
+        }
+        let used: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE member_id = ?")
+                .bind(new.member_id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        if u64::try_from(used).unwrap_or(0).saturating_add(new.size) > quota {
+            return Err(StoreError::Quota { quota });
+        }
+        // A file the member can already see needs no bytes: the upload is complete at once.
+        let known: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE sha256 = ?")
+            .bind(&new.sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let complete = known == Some(db_size(new.size))
+            && can_read(&mut tx, new.member_id, &new.sha256).await?;
+        let now = crate::clock::now_millis();
+        sqlx::query(
+            r#"INSERT INTO uploads (id, member_id, sha256, size, "offset", created_at, expires_at, completed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
+        )
+        .bind(&new.id)
+        .bind(new.member_id.0)
+        .bind(&new.sha256)
+        .bind(db_size(new.size))
+        .bind(if complete { db_size(new.size) } else { 0 })
+        .bind(now)
+        .bind(new.expires_at)
+        .bind(complete.then_some(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Upload {
+            offset: if complete { new.size } else { 0 },
+            complete,
+            ..new
+        })
+    }
+
+    async fn upload(&self, member: MemberId, id: &str) -> Result<Option<Upload>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND member_id = ?"
+        ))
+        .bind(id)
+        .bind(member.0)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn set_upload_offset(
+        &self,
+        id: &str,
+        offset: u64,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(r#"UPDATE uploads SET "offset" = ?, expires_at = ? WHERE id = ?"#)
+            .bind(db_size(offset))
+            .bind(expires_at)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn complete_upload(
+        &self,
+        id: &str,
+        blob: &BlobInfo,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO blobs (sha256, size, mime, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(&blob.sha256)
+            .bind(db_size(blob.size))
+            .bind(&blob.mime)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(r#"UPDATE uploads SET "offset" = size, completed_at = ? WHERE id = ?"#)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn expired_uploads(&self, now: UnixMillis) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM uploads WHERE completed_at IS NULL AND expires_at < ?",
+        )
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<Option<BlobInfo>, StoreError> {
+        let row = sqlx::query("SELECT size, mime FROM blobs WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(BlobInfo {
+                sha256: sha256.to_owned(),
+                size: u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
+                mime: r.try_get("mime")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn can_read_blob(&self, member: MemberId, sha256: &str) -> Result<bool, StoreError> {
+        can_read(&mut *self.reader.acquire().await?, member, sha256).await
     }
 }
 

@@ -1,0 +1,413 @@
+//! Files: resumable uploads in the spirit of tus, and verified, range-capable downloads.
+//!
+//! Upload: `POST /uploads {sha256, size}` → an upload (or, for a file the caller can
+//! already see, a complete one). `PATCH /uploads/{id}` with `Upload-Offset` and
+//! `Upload-Checksum: sha256 <hex>` appends one chunk at exactly the current offset; a
+//! wrong offset, a bad checksum or a chunk past the declared size is refused with
+//! nothing changed. When the last byte arrives the whole file is hashed; on a mismatch
+//! the upload is discarded. `GET /uploads/{id}` tells the offset to resume from.
+//!
+//! Download: `GET /blobs/{sha256}?name=…` for members who can see a message carrying
+//! the file (or who uploaded it), with single `Range` requests, served as an attachment
+//! with `nosniff`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use satchel_protocol::api::{CreateUploadRequest, UploadStatus};
+use satchel_protocol::{validate, ErrorCode, UnixMillis};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, ApiJson, ApiResult, Authed};
+use crate::blobs::{check_hash, sniff_mime, BlobError};
+use crate::store::{BlobInfo, Upload};
+use crate::{clock, AppState};
+
+/// Largest chunk one `PATCH` may carry.
+pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
+/// An unfinished upload is discarded after this long without a chunk.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `/uploads` and `/blobs`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/uploads", post(create))
+        .route(
+            "/uploads/{id}",
+            get(status)
+                .patch(append)
+                .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES)),
+        )
+        .route("/blobs/{sha256}", get(download))
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Missing => ApiError::new(ErrorCode::NotFound, "not found"),
+            BlobError::BadHash(h) => ApiError::new(
+                ErrorCode::InvalidField,
+                format!("sha256: `{h}` is not lower-case hex SHA-256"),
+            ),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+fn expiry(now: UnixMillis) -> UnixMillis {
+    now.saturating_add(i64::try_from(UPLOAD_TTL.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn status_of(u: &Upload) -> UploadStatus {
+    UploadStatus {
+        upload_id: u.id.clone(),
+        sha256: u.sha256.clone(),
+        size: u.size,
+        offset: u.offset,
+        complete: u.complete,
+        expires_at: u.expires_at,
+    }
+}
+
+/// One lock per upload id, so two chunks for the same upload never interleave.
+#[derive(Default)]
+pub struct UploadLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl UploadLocks {
+    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_owned()).or_default().clone()
+    }
+    fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<CreateUploadRequest>,
+) -> ApiResult<UploadStatus> {
+    check_hash(&req.sha256)?;
+    if req.size > state.limits.max_file_bytes {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "size: files are limited to {} bytes",
+                state.limits.max_file_bytes
+            ),
+        ));
+    }
+    let now = clock::now_millis();
+    let id = crate::auth::new_hex_id();
+    let upload = state
+        .store
+        .create_upload(
+            Upload {
+                id,
+                member_id: authed.session.member.id,
+                sha256: req.sha256,
+                size: req.size,
+                offset: 0,
+                expires_at: expiry(now),
+                complete: false,
+            },
+            state.limits.quota_bytes,
+        )
+        .await?;
+    if !upload.complete && upload.size == 0 {
+        let lock = state.upload_locks.get(&upload.id);
+        let _guard = lock.lock().await;
+        return Ok(Json(finish(&state, upload).await?));
+    }
+    Ok(Json(status_of(&upload)))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<UploadStatus> {
+    let upload = state
+        .store
+        .upload(authed.session.member.id, &id)
+        .await?
+        .ok_or(BlobError::Missing)?;
+    Ok(Json(status_of(&upload)))
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn append(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<UploadStatus> {
+    let offset: u64 = header_str(&headers, "upload-offset")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MalformedRequest,
+                "Upload-Offset header missing or not a number",
+            )
+        })?;
+    let checksum = header_str(&headers, "upload-checksum")
+        .and_then(|v| v.trim().strip_prefix("sha256 "))
+        .map(|v| v.trim().to_ascii_lowercase())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MalformedRequest,
+                "Upload-Checksum: sha256 <hex> header missing",
+            )
+        })?;
+
+    let lock = state.upload_locks.get(&id);
+    let _guard = lock.lock().await;
+    let upload = state
+        .store
+        .upload(authed.session.member.id, &id)
+        .await?
+        .ok_or(BlobError::Missing)?;
+    if upload.complete {
+        return Ok(Json(status_of(&upload)));
+    }
+    if offset != upload.offset {
+        return Err(ApiError::new(
+            ErrorCode::OffsetMismatch,
+            format!("the upload is at offset {}, not {offset}", upload.offset),
+        ));
+    }
+    if hex::encode(Sha256::digest(&body)) != checksum {
+        return Err(ApiError::new(
+            ErrorCode::ChecksumMismatch,
+            "the chunk does not match its checksum; resend it",
+        ));
+    }
+    let end = offset.saturating_add(body.len() as u64);
+    if end > upload.size {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "the chunk ends at {end}, past the declared size {}",
+                upload.size
+            ),
+        ));
+    }
+    state.blobs.append(&id, offset, &body).await?;
+    let now = clock::now_millis();
+    state.store.set_upload_offset(&id, end, expiry(now)).await?;
+    let upload = Upload {
+        offset: end,
+        expires_at: expiry(now),
+        ..upload
+    };
+    if end < upload.size {
+        return Ok(Json(status_of(&upload)));
+    }
+    Ok(Json(finish(&state, upload).await?))
+}
+
+/// All bytes are in: verify the whole file, then make it a blob (or discard it).
+async fn finish(state: &AppState, upload: Upload) -> Result<UploadStatus, ApiError> {
+    let digest = state.blobs.digest(&upload.id).await?;
+    if digest.sha256 != upload.sha256 || digest.len != upload.size {
+        state.blobs.discard(&upload.id).await?;
+        state.store.delete_upload(&upload.id).await?;
+        state.upload_locks.forget(&upload.id);
+        return Err(ApiError::new(
+            ErrorCode::HashMismatch,
+            "the file's bytes do not match the declared SHA-256; upload it again",
+        ));
+    }
+    state.blobs.commit(&upload.id, &upload.sha256).await?;
+    let blob = BlobInfo {
+        sha256: upload.sha256.clone(),
+        size: upload.size,
+        mime: sniff_mime(&digest.head),
+    };
+    state
+        .store
+        .complete_upload(&upload.id, &blob, clock::now_millis())
+        .await?;
+    state.upload_locks.forget(&upload.id);
+    Ok(status_of(&Upload {
+        complete: true,
+        offset: upload.size,
+        ..upload
+    }))
+}
+
+/// Discards unfinished uploads whose time has passed, reclaiming their space.
+pub async fn sweep_expired_uploads(state: &AppState, now: UnixMillis) -> Result<usize, ApiError> {
+    let expired = state.store.expired_uploads(now).await?;
+    for id in &expired {
+        state.blobs.discard(id).await?;
+        state.store.delete_upload(id).await?;
+    }
+    Ok(expired.len())
+}
+
+#[derive(Deserialize)]
+struct DownloadQuery {
+    name: Option<String>,
+}
+
+/// Parses a single `bytes=` range against a length; `Err` when unsatisfiable.
+fn parse_range(value: &str, len: u64) -> Result<(u64, u64), ()> {
+    let spec = value.trim().strip_prefix("bytes=").ok_or(())?;
+    if spec.contains(',') {
+        return Err(());
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            (len.saturating_sub(n), len)
+        }
+        (start, "") => (start.parse().map_err(|_| ())?, len),
+        (start, last) => {
+            let last: u64 = last.parse().map_err(|_| ())?;
+            (
+                start.parse().map_err(|_| ())?,
+                last.saturating_add(1).min(len),
+            )
+        }
+    };
+    if start >= end || start >= len {
+        return Err(());
+    }
+    Ok((start, end))
+}
+
+/// Types a browser engine may display inline from a blob; everything else is served
+/// as an opaque download.
+fn served_type(mime: &str) -> &str {
+    if mime.starts_with("image/")
+        || mime.starts_with("video/")
+        || mime.starts_with("audio/")
+        || mime == "application/pdf"
+    {
+        mime
+    } else {
+        "application/octet-stream"
+    }
+}
+
+fn content_disposition(name: &str) -> HeaderValue {
+    let name = validate::sanitize_file_name(name);
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(sha256): Path<String>,
+    Query(q): Query<DownloadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // Malformed hashes, unknown ones and ones the caller may not read all look alike.
+    let hidden = || ApiError::new(ErrorCode::NotFound, "not found");
+    check_hash(&sha256).map_err(|_| hidden())?;
+    if !state
+        .store
+        .can_read_blob(authed.session.member.id, &sha256)
+        .await?
+    {
+        return Err(hidden());
+    }
+    let blob = state.store.blob(&sha256).await?.ok_or_else(hidden)?;
+    let (status, start, end) = match header_str(&headers, "range") {
+        None => (StatusCode::OK, 0, blob.size),
+        Some(range) => match parse_range(range, blob.size) {
+            Ok((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            Err(()) => {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", blob.size)) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(r);
+            }
+        },
+    };
+    let stream = state.blobs.read(&sha256, start, end).await?;
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    if let Ok(v) = HeaderValue::from_str(served_type(&blob.mime)) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{sha256}\"")) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(q.name.as_deref().unwrap_or(&sha256)),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, blob.size)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Ok((0, 100)));
+        assert_eq!(parse_range("bytes=900-", 1000), Ok((900, 1000)));
+        assert_eq!(parse_range("bytes=-100", 1000), Ok((900, 1000)));
+        assert_eq!(parse_range("bytes=990-5000", 1000), Ok((990, 1000)));
+        assert_eq!(parse_range("bytes=1000-", 1000), Err(()));
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), Err(()));
+        assert_eq!(parse_range("items=0-1", 1000), Err(()));
+    }
+}

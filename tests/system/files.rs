@@ -1,0 +1,550 @@
+//! Files on the server: resumable, verified uploads; byte-exact, authorised, range-capable
+//! downloads; every bad upload refused with nothing changed.
+
+use rand::RngCore;
+use reqwest::StatusCode;
+use satchel_protocol::api::*;
+use satchel_protocol::*;
+use satchel_test_support::{TestServer, Workspace, PASSWORD};
+use sha2::{Digest, Sha256};
+
+const CHUNK: usize = 4 * 1024 * 1024;
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    rand::thread_rng().fill_bytes(&mut v);
+    v
+}
+
+/// A signed-in member speaking the file routes over plain HTTP.
+struct Files {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Files {
+    async fn sign_in(url: &str, username: &str) -> Files {
+        let login = satchel_client::api::ApiClient::new(url)
+            .unwrap()
+            .login(&LoginRequest {
+                username: username.into(),
+                password: PASSWORD.into(),
+                device_id: DeviceId(format!("files-{username}-device")),
+                device_name: String::new(),
+            })
+            .await
+            .unwrap();
+        Files {
+            http: reqwest::Client::new(),
+            base: format!("{url}/api/v1"),
+            token: login.token,
+        }
+    }
+
+    async fn create(
+        &self,
+        sha256: &str,
+        size: u64,
+    ) -> Result<UploadStatus, (StatusCode, ErrorBody)> {
+        let r = self
+            .http
+            .post(format!("{}/uploads", self.base))
+            .bearer_auth(&self.token)
+            .json(&CreateUploadRequest {
+                sha256: sha256.into(),
+                size,
+            })
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+
+    async fn status(&self, id: &str) -> Result<UploadStatus, (StatusCode, ErrorBody)> {
+        let r = self
+            .http
+            .get(format!("{}/uploads/{id}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+
+    async fn patch(
+        &self,
+        id: &str,
+        offset: u64,
+        chunk: &[u8],
+        checksum: &str,
+    ) -> Result<UploadStatus, (StatusCode, ErrorBody)> {
+        let r = self
+            .http
+            .patch(format!("{}/uploads/{id}", self.base))
+            .bearer_auth(&self.token)
+            .header("Upload-Offset", offset.to_string())
+            .header("Upload-Checksum", format!("sha256 {checksum}"))
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+
+    /// Uploads a whole file in chunks and returns its final status.
+    async fn upload(&self, bytes: &[u8]) -> UploadStatus {
+        let mut status = self.create(&sha(bytes), bytes.len() as u64).await.unwrap();
+        while !status.complete {
+            let start = status.offset as usize;
+            let chunk = &bytes[start..(start + CHUNK).min(bytes.len())];
+            status = self
+                .patch(&status.upload_id, status.offset, chunk, &sha(chunk))
+                .await
+                .unwrap();
+        }
+        status
+    }
+
+    async fn download(
+        &self,
+        sha256: &str,
+        range: Option<&str>,
+        name: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("{}/blobs/{sha256}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(range) = range {
+            req = req.header("Range", range);
+        }
+        if let Some(name) = name {
+            req = req.query(&[("name", name)]);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn send_file(
+        &self,
+        conversation: ConversationId,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<SendAck, (StatusCode, ErrorBody)> {
+        let body = MessageBody::File {
+            attachment: AttachmentRef {
+                sha256: sha(bytes),
+                size: bytes.len() as u64,
+                mime: "text/plain".into(), // a lie the server must not store
+                name: name.into(),
+                width: None,
+                height: None,
+            },
+            caption: String::new(),
+        };
+        let r = self
+            .http
+            .post(format!(
+                "{}/conversations/{conversation}/messages",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .json(&SendMessageRequest {
+                txn_id: TxnId(format!("file-{}", rand::random::<u64>())),
+                body,
+            })
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(
+    r: reqwest::Response,
+) -> Result<T, (StatusCode, ErrorBody)> {
+    let status = r.status();
+    if status.is_success() {
+        Ok(r.json().await.unwrap())
+    } else {
+        Err((status, r.json().await.unwrap()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_round_trip_byte_for_byte() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let alice = Files::sign_in(&server.url(), "alice").await;
+    let sizes = [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12_345];
+    for size in sizes {
+        let bytes = random_bytes(size);
+        let status = wang.upload(&bytes).await;
+        assert!(
+            status.complete && status.offset == size as u64,
+            "{size}: {status:?}"
+        );
+        wang.send_file(ws.order_a.id, &bytes, "样品 照片 final.psd")
+            .await
+            .unwrap();
+        let r = alice
+            .download(&sha(&bytes), None, Some("样品 照片 final.psd"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let disposition = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert!(
+            disposition.contains("UTF-8''%E6%A0%B7%E5%93%81%20%E7%85%A7%E7%89%87%20final.psd"),
+            "{disposition}"
+        );
+        let got = r.bytes().await.unwrap();
+        assert_eq!(sha(&got), sha(&bytes), "size {size}");
+    }
+
+    // The stored message carries what the server measured, not what the client claimed.
+    let history = satchel_test_support::sign_in(&server.url(), "alice")
+        .await
+        .unwrap()
+        .history(ws.order_a.id, None, None, 10)
+        .await
+        .unwrap();
+    let MessageBody::File { attachment, .. } = &history.messages[0].body else {
+        panic!("a file message")
+    };
+    assert_eq!(attachment.mime, "application/octet-stream");
+    assert_eq!(attachment.size, 0);
+
+    // Ranges: resumable downloads.
+    let bytes = random_bytes(100_000);
+    wang.upload(&bytes).await;
+    wang.send_file(ws.order_a.id, &bytes, "range.bin")
+        .await
+        .unwrap();
+    let r = alice
+        .download(&sha(&bytes), Some("bytes=1000-1999"), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], "bytes 1000-1999/100000");
+    assert_eq!(&r.bytes().await.unwrap()[..], &bytes[1000..2000]);
+    let r = alice.download(&sha(&bytes), Some("bytes=-10"), None).await;
+    assert_eq!(&r.bytes().await.unwrap()[..], &bytes[99_990..]);
+    assert_eq!(
+        alice
+            .download(&sha(&bytes), Some("bytes=200000-"), None)
+            .await
+            .status(),
+        StatusCode::RANGE_NOT_SATISFIABLE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_resumes_where_it_stopped() {
+    let server = TestServer::start().await.unwrap();
+    let _ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let bytes = random_bytes(3 * CHUNK);
+    let first = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    let chunk = &bytes[..CHUNK];
+    wang.patch(&first.upload_id, 0, chunk, &sha(chunk))
+        .await
+        .unwrap();
+    // The client forgot everything: announcing the same file again finds the upload.
+    let again = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    assert_eq!(again.upload_id, first.upload_id);
+    assert_eq!(again.offset, CHUNK as u64);
+    assert_eq!(
+        wang.status(&first.upload_id).await.unwrap().offset,
+        CHUNK as u64
+    );
+    let done = wang.upload(&bytes).await;
+    assert!(done.complete);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_chunks_are_refused_and_change_nothing() {
+    let server = TestServer::start_with(satchel_server::Limits {
+        max_file_bytes: 64 << 20,
+        quota_bytes: 10 << 20,
+    })
+    .await
+    .unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let bytes = random_bytes(2 * 1024 * 1024);
+    let up = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    let (a, b) = bytes.split_at(1024 * 1024);
+    wang.patch(&up.upload_id, 0, a, &sha(a)).await.unwrap();
+
+    // Wrong offset.
+    let (status, err) = wang.patch(&up.upload_id, 0, b, &sha(b)).await.unwrap_err();
+    assert_eq!(
+        (status.as_u16(), err.code),
+        (409, ErrorCode::OffsetMismatch)
+    );
+    // A flipped byte.
+    let mut flipped = b.to_vec();
+    flipped[777] ^= 0x01;
+    let (_, err) = wang
+        .patch(&up.upload_id, a.len() as u64, &flipped, &sha(b))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ChecksumMismatch);
+    // Past the declared size.
+    let mut longer = b.to_vec();
+    longer.extend_from_slice(b"extra");
+    let (_, err) = wang
+        .patch(&up.upload_id, a.len() as u64, &longer, &sha(&longer))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidField);
+    // Missing headers.
+    let r = wang
+        .http
+        .patch(format!("{}/uploads/{}", wang.base, up.upload_id))
+        .bearer_auth(&wang.token)
+        .body(b.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Nothing of that was stored: the offset is unchanged and the right chunk completes it.
+    assert_eq!(
+        wang.status(&up.upload_id).await.unwrap().offset,
+        a.len() as u64
+    );
+    let done = wang
+        .patch(&up.upload_id, a.len() as u64, b, &sha(b))
+        .await
+        .unwrap();
+    assert!(done.complete);
+
+    // Bytes that do not hash to the declared SHA-256: the upload is discarded.
+    let claimed = random_bytes(1000);
+    let actual = random_bytes(1000);
+    let up = wang.create(&sha(&claimed), 1000).await.unwrap();
+    let (_, err) = wang
+        .patch(&up.upload_id, 0, &actual, &sha(&actual))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::HashMismatch);
+    assert_eq!(
+        wang.status(&up.upload_id).await.unwrap_err().1.code,
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        wang.send_file(ws.order_a.id, &actual, "x")
+            .await
+            .unwrap_err()
+            .1
+            .code,
+        ErrorCode::InvalidField
+    );
+
+    // Quota: 10 MiB per member, 2 MiB already used.
+    let (status, err) = wang.create(&sha(b"big"), 9 << 20).await.unwrap_err();
+    assert_eq!((status.as_u16(), err.code), (507, ErrorCode::QuotaExceeded));
+    // Over the per-file limit, and a malformed hash.
+    assert_eq!(
+        wang.create(&sha(b"huge"), 65 << 20)
+            .await
+            .unwrap_err()
+            .1
+            .code,
+        ErrorCode::InvalidField
+    );
+    assert_eq!(
+        wang.create("../../etc/passwd", 1).await.unwrap_err().1.code,
+        ErrorCode::InvalidField
+    );
+    // A message cannot reference a file that was never uploaded.
+    assert_eq!(
+        wang.send_file(ws.order_a.id, b"never uploaded", "x")
+            .await
+            .unwrap_err()
+            .1
+            .code,
+        ErrorCode::InvalidField
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowing_a_hash_gives_no_access() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let alice = Files::sign_in(&server.url(), "alice").await;
+    let somchai = Files::sign_in(&server.url(), "somchai").await;
+    let secret = random_bytes(50_000);
+    wang.upload(&secret).await;
+    // Before any message carries it, only the uploader can read it.
+    assert_eq!(
+        alice.download(&sha(&secret), None, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        wang.download(&sha(&secret), None, None).await.status(),
+        StatusCode::OK
+    );
+    wang.send_file(ws.order_a.id, &secret, "A-only.ai")
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.download(&sha(&secret), None, None).await.status(),
+        StatusCode::OK
+    );
+    // Customer B knows the hash: no download, no attaching it, no shortcut upload.
+    assert_eq!(
+        somchai.download(&sha(&secret), None, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        somchai
+            .send_file(ws.order_b.id, &secret, "stolen.ai")
+            .await
+            .unwrap_err()
+            .1
+            .code,
+        ErrorCode::InvalidField
+    );
+    let claim = somchai
+        .create(&sha(&secret), secret.len() as u64)
+        .await
+        .unwrap();
+    assert!(
+        !claim.complete,
+        "B must upload the bytes to prove having them"
+    );
+    // Dedup for those who can see it: forwarding uploads nothing.
+    let forward = alice
+        .create(&sha(&secret), secret.len() as u64)
+        .await
+        .unwrap();
+    assert!(forward.complete);
+    // Malformed and unknown hashes look the same as forbidden ones.
+    assert_eq!(
+        somchai.download("zz", None, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        somchai
+            .download(&sha(b"nothing"), None, None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_and_types_are_defused() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    wang.upload(&html).await;
+    wang.send_file(ws.order_a.id, &html, "photo.jpg")
+        .await
+        .unwrap();
+    let r = wang.download(&sha(&html), None, Some("../../x")).await;
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/octet-stream",
+        "an HTML .jpg is not served as a page"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(disposition.contains("filename=\"x\""), "{disposition}");
+    let r = wang
+        .download(
+            &sha(&html),
+            None,
+            Some(&format!("a\u{0}b{}.jpg", "长".repeat(300))),
+        )
+        .await;
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"ab_"));
+
+    // A real JPEG header is recognised from its bytes whatever its name.
+    let mut jpeg = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    jpeg.extend(random_bytes(500));
+    wang.upload(&jpeg).await;
+    wang.send_file(ws.order_a.id, &jpeg, "scan.pdf")
+        .await
+        .unwrap();
+    assert_eq!(
+        wang.download(&sha(&jpeg), None, None).await.headers()["content-type"],
+        "image/jpeg"
+    );
+
+    // Nothing was written outside the server's data folder's files area.
+    let files = server.data_dir().join("files");
+    let mut stack = vec![files.clone()];
+    let mut blobs = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert!(path.starts_with(&files));
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                blobs += 1;
+            }
+        }
+    }
+    assert_eq!(blobs, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_expire_and_free_their_space() {
+    let server = TestServer::start().await.unwrap();
+    let _ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let bytes = random_bytes(2 * CHUNK);
+    let up = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    let up = wang
+        .patch(&up.upload_id, 0, &bytes[..CHUNK], &sha(&bytes[..CHUNK]))
+        .await
+        .unwrap();
+    let staged = server.data_dir().join("files/uploads").join(&up.upload_id);
+    assert!(staged.exists());
+
+    let app = satchel_server::App::open(
+        &satchel_test_support::sqlite_url(server.data_dir()),
+        &server.data_dir().join("files"),
+    )
+    .await
+    .unwrap();
+    let now = satchel_server::clock::now_millis();
+    assert_eq!(
+        satchel_server::http::files::sweep_expired_uploads(app.state(), now)
+            .await
+            .unwrap(),
+        0,
+        "not yet"
+    );
+    let later = up.expires_at + 1;
+    assert_eq!(
+        satchel_server::http::files::sweep_expired_uploads(app.state(), later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!staged.exists());
+    assert_eq!(
+        wang.status(&up.upload_id).await.unwrap_err().1.code,
+        ErrorCode::NotFound
+    );
+}
