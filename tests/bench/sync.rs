@@ -352,6 +352,19 @@ async fn catch_up(url: &str, ws: &Workspace, count: usize) -> Duration {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
+    // A fast catch-up that lost rows would be no catch-up at all.
+    let held = client.local().confirmed(ws.order_a.id).await.unwrap();
+    assert_eq!(
+        held.len() as i64,
+        target.0,
+        "the client holds every message"
+    );
+    assert!(
+        held.iter()
+            .enumerate()
+            .all(|(i, m)| m.seq == Some(Seq(i as i64 + 1))),
+        "in order, without gaps"
+    );
     client.close().await;
     elapsed
 }

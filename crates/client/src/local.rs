@@ -431,7 +431,22 @@ impl LocalDb {
         };
         let mut tx = self.writer.begin().await?;
         let mut touched = Touched::default();
+        // Messages from other devices are inserted many rows per statement: a replay of
+        // 100,000 events is dominated by per-statement overhead otherwise.
+        let mut others: Vec<&Message> = Vec::new();
         for event in events {
+            if let Event::Message { message } = &event.event {
+                if &message.sender_device != device {
+                    others.push(message);
+                    if others.len() == INSERT_BATCH {
+                        insert_others(&mut tx, &others, &mut touched).await?;
+                        others.clear();
+                    }
+                    continue;
+                }
+            }
+            insert_others(&mut tx, &others, &mut touched).await?;
+            others.clear();
             match &event.event {
                 Event::Message { message } => {
                     apply_message(&mut tx, device, message, &mut touched).await?
@@ -499,6 +514,7 @@ impl LocalDb {
                 }
             }
         }
+        insert_others(&mut tx, &others, &mut touched).await?;
         let messages = events.iter().filter_map(|e| match &e.event {
             Event::Message { message } => Some(message),
             _ => None,
@@ -832,6 +848,47 @@ async fn bump_last_seq(
         .bind(id.0)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Rows per multi-row insert (10 bound values each, far below SQLite's limit).
+const INSERT_BATCH: usize = 200;
+
+/// Inserts messages sent from other devices, ignoring ones already stored.
+async fn insert_others(
+    conn: &mut SqliteConnection,
+    messages: &[&Message],
+    touched: &mut Touched,
+) -> Result<(), EngineError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut bodies = Vec::with_capacity(messages.len());
+    for m in messages {
+        bodies.push(json(&m.body)?);
+    }
+    let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state) ",
+    );
+    builder.push_values(messages.iter().zip(bodies), |mut row, (m, body)| {
+        row.push_bind(m.id.0)
+            .push_bind(m.conversation_id.0)
+            .push_bind(m.seq.0)
+            .push_bind(m.sender_id.0)
+            .push_bind(m.sender_device.as_str().to_owned())
+            .push_bind(m.txn_id.as_str().to_owned())
+            .push_bind(body)
+            .push_bind(m.sent_at)
+            .push_bind(m.sent_at)
+            .push_bind("sent");
+    });
+    builder.push(" ON CONFLICT DO NOTHING");
+    let done = builder.build().execute(&mut *conn).await?;
+    if done.rows_affected() > 0 {
+        for m in messages {
+            touched.message(m.conversation_id);
+        }
+    }
     Ok(())
 }
 
