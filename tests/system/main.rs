@@ -9,6 +9,7 @@
 //!   duplicate nothing.
 //! - `receipts`: read only when the reader's client says so.
 //! - `authorization`: nobody sees or touches what is not theirs.
+//! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
 //! - `tls`: HTTPS with a given certificate.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
@@ -17,6 +18,7 @@
 mod authorization;
 mod bad_input;
 mod conversations;
+mod engine_files;
 mod exactly_once;
 mod files;
 mod receipts;

@@ -74,6 +74,11 @@ impl ApiClient {
             request = request.json(body);
         }
         let response = request.send().await.map_err(EngineError::Network)?;
+        Self::decode(response).await
+    }
+
+    /// Reads a JSON answer, or the protocol error it carries.
+    async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, EngineError> {
         let status = response.status();
         let bytes = response.bytes().await.map_err(EngineError::Network)?;
         if status.is_success() {
@@ -216,6 +221,78 @@ impl ApiClient {
     ) -> Result<Receipt, EngineError> {
         self.post(&format!("/conversations/{id}/receipts"), request)
             .await
+    }
+
+    /// Announces a file (`POST /uploads`).
+    pub async fn create_upload(
+        &self,
+        sha256: &str,
+        size: u64,
+    ) -> Result<UploadStatus, EngineError> {
+        self.post(
+            "/uploads",
+            &CreateUploadRequest {
+                sha256: sha256.to_owned(),
+                size,
+            },
+        )
+        .await
+    }
+
+    /// Where an upload stands (`GET /uploads/{id}`).
+    pub async fn upload_status(&self, id: &str) -> Result<UploadStatus, EngineError> {
+        self.get(&format!("/uploads/{id}")).await
+    }
+
+    /// Appends one chunk at `offset` (`PATCH /uploads/{id}`), with its checksum.
+    pub async fn upload_chunk(
+        &self,
+        id: &str,
+        offset: u64,
+        chunk: bytes::Bytes,
+    ) -> Result<UploadStatus, EngineError> {
+        use sha2::Digest;
+        let checksum = hex::encode(sha2::Sha256::digest(&chunk));
+        let mut request = self
+            .http
+            .patch(format!("{}/api/v1/uploads/{id}", self.base))
+            .header("Upload-Offset", offset.to_string())
+            .header("Upload-Checksum", format!("sha256 {checksum}"))
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(chunk);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(EngineError::Network)?;
+        Self::decode(response).await
+    }
+
+    /// Starts downloading a blob from byte `from` (`GET /blobs/{sha256}` with `Range`).
+    /// The response streams; the caller verifies the hash of the whole file.
+    pub async fn download(
+        &self,
+        sha256: &str,
+        from: u64,
+    ) -> Result<reqwest::Response, EngineError> {
+        let mut request = self
+            .http
+            .get(format!("{}/api/v1/blobs/{sha256}", self.base))
+            .timeout(Duration::from_secs(24 * 3600));
+        if from > 0 {
+            request = request.header("Range", format!("bytes={from}-"));
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(EngineError::Network)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(Self::decode::<serde_json::Value>(response)
+                .await
+                .err()
+                .unwrap_or(EngineError::Decode("unexpected success".into())))
+        }
     }
 
     pub async fn events(&self, after: StreamPos, limit: u32) -> Result<EventPage, EngineError> {

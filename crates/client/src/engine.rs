@@ -49,15 +49,30 @@ pub enum ConnectionState {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     Conversations,
-    Messages { conversation_id: ConversationId },
-    Receipts { conversation_id: ConversationId },
+    Messages {
+        conversation_id: ConversationId,
+    },
+    Receipts {
+        conversation_id: ConversationId,
+    },
     Outbox,
-    Connection { state: ConnectionState },
+    Connection {
+        state: ConnectionState,
+    },
+    /// Progress of a file upload or download.
+    Transfer {
+        sha256: String,
+        done: u64,
+        total: u64,
+    },
 }
 
 /// Changes from one commit. A receiver that lags (`RecvError::Lagged`) should reload
 /// everything it shows.
 pub type ChangeBatch = Arc<Vec<Change>>;
+
+/// The background tasks of a started engine and the switch that stops them.
+type Running = (Vec<JoinHandle<()>>, watch::Sender<bool>);
 
 pub(crate) struct Inner {
     pub(crate) db: LocalDb,
@@ -68,7 +83,9 @@ pub(crate) struct Inner {
     pub(crate) status: watch::Sender<ConnectionState>,
     /// Wakes the sync task when the outbox or own receipts change.
     pub(crate) wake: Notify,
-    sync: Mutex<Option<(JoinHandle<()>, watch::Sender<bool>)>>,
+    /// Wakes the uploader when a file is queued.
+    pub(crate) transfer_wake: Notify,
+    sync: Mutex<Option<Running>>,
     profile_dir: PathBuf,
     _lock: std::fs::File,
 }
@@ -115,6 +132,10 @@ impl Inner {
             .read()
             .map(|a| a.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub(crate) fn profile_dir(&self) -> &Path {
+        &self.profile_dir
     }
 
     pub(crate) fn api(&self) -> Result<ApiClient, EngineError> {
@@ -188,6 +209,7 @@ impl Engine {
                 changes,
                 status,
                 wake: Notify::new(),
+                transfer_wake: Notify::new(),
                 sync: Mutex::new(None),
                 profile_dir: dir.to_owned(),
                 _lock: lock,
@@ -288,23 +310,34 @@ impl Engine {
     pub async fn start(&self) -> Result<(), EngineError> {
         self.inner.api()?;
         let mut sync = self.inner.sync.lock().await;
-        if let Some((handle, _)) = sync.as_ref() {
-            if !handle.is_finished() {
+        if let Some((handles, _)) = sync.as_ref() {
+            if handles.iter().all(|h| !h.is_finished()) {
                 return Ok(());
             }
         }
+        if let Some((handles, stop)) = sync.take() {
+            let _ = stop.send(true);
+            for handle in handles {
+                let _ = handle.await;
+            }
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(crate::sync::run(self.inner.clone(), stop_rx));
-        *sync = Some((handle, stop_tx));
+        let handles = vec![
+            tokio::spawn(crate::sync::run(self.inner.clone(), stop_rx.clone())),
+            tokio::spawn(crate::transfer::run_uploader(self.inner.clone(), stop_rx)),
+        ];
+        *sync = Some((handles, stop_tx));
         Ok(())
     }
 
     /// Stops the sync task and waits for it. Queued messages stay in the outbox.
     pub async fn stop(&self) {
         let taken = self.inner.sync.lock().await.take();
-        if let Some((handle, stop)) = taken {
+        if let Some((handles, stop)) = taken {
             let _ = stop.send(true);
-            let _ = handle.await;
+            for handle in handles {
+                let _ = handle.await;
+            }
         }
         self.inner.set_status(ConnectionState::Idle);
     }
@@ -363,11 +396,80 @@ impl Engine {
         Ok(message)
     }
 
+    /// Sends a file at full resolution, byte for byte: it is copied into the profile's
+    /// cache while hashed, its type is sniffed from its bytes (images and videos become
+    /// image and video messages), and the message is queued; it goes out once the file
+    /// is uploaded, resuming after any interruption or restart.
+    pub async fn send_file(
+        &self,
+        conversation_id: ConversationId,
+        path: &Path,
+        caption: &str,
+    ) -> Result<LocalMessage, EngineError> {
+        let imported = crate::transfer::import(&self.inner.profile_dir, path).await?;
+        let mime = infer::get(&imported.head)
+            .map_or("application/octet-stream", |t| t.mime_type())
+            .to_owned();
+        let name = validate::sanitize_file_name(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let attachment = AttachmentRef {
+            sha256: imported.sha256.clone(),
+            size: imported.size,
+            mime: mime.clone(),
+            name,
+            width: None,
+            height: None,
+        };
+        let caption = caption.to_owned();
+        let body = if mime.starts_with("image/") {
+            MessageBody::Image {
+                attachment,
+                caption,
+            }
+        } else if mime.starts_with("video/") {
+            MessageBody::Video {
+                attachment,
+                caption,
+            }
+        } else {
+            MessageBody::File {
+                attachment,
+                caption,
+            }
+        };
+        self.inner
+            .db
+            .add_file(&imported.sha256, imported.size, true)
+            .await?;
+        let message = self.send(conversation_id, body).await?;
+        self.inner.transfer_wake.notify_one();
+        Ok(message)
+    }
+
+    /// The original of a file, downloaded (resuming a partial download) and verified
+    /// against its hash, in the profile's cache.
+    pub async fn fetch_file(&self, sha256: &str) -> Result<PathBuf, EngineError> {
+        crate::transfer::download(&self.inner, sha256).await
+    }
+
+    /// "Save as": writes the original bytes of a file to `destination`.
+    pub async fn save_file_as(&self, sha256: &str, destination: &Path) -> Result<u64, EngineError> {
+        let cached = self.fetch_file(sha256).await?;
+        tokio::fs::copy(&cached, destination)
+            .await
+            .map_err(|e| EngineError::File(format!("writing {}: {e}", destination.display())))
+    }
+
     /// Requeues a failed message with its original transaction id.
     pub async fn retry(&self, txn_id: &TxnId) -> Result<(), EngineError> {
         let touched = self.inner.db.retry_send(txn_id).await?;
         self.inner.emit_touched(&touched);
         self.inner.wake.notify_one();
+        self.inner.transfer_wake.notify_one();
         Ok(())
     }
 

@@ -38,6 +38,8 @@ pub enum EngineError {
     TokenStore(String),
     #[error("no such {0}")]
     NotFound(&'static str),
+    #[error("file: {0}")]
+    File(String),
 }
 
 /// An error the server reported, with its HTTP status if it came over HTTP.

@@ -8,6 +8,7 @@
 //! - [`local`]: the profile's SQLite database (history, outbox, receipts, position).
 //! - [`api`]: a typed HTTP client for the server's routes.
 //! - [`token`]: where the session token is kept.
+//! - [`transfer`]: the file cache, resumable uploads and verified downloads.
 //! - [`error`]: [`EngineError`] with its retry class.
 //!
 //! The engine never imports a UI framework; the desktop shell adapts it.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod local;
 pub mod sync;
 pub mod token;
+pub mod transfer;
 
 pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
 pub use error::EngineError;

@@ -79,6 +79,8 @@ pub struct OutboxEntry {
     pub conversation_id: ConversationId,
     pub body: MessageBody,
     pub attempts: i64,
+    /// False while the file it carries is not yet on the server.
+    pub ready: bool,
 }
 
 /// A receipt position this profile still has to tell the server.
@@ -256,11 +258,12 @@ impl LocalDb {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state) VALUES (?, ?, ?, ?, 'queued')")
+        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state, blob) VALUES (?, ?, ?, ?, 'queued', ?)")
             .bind(txn_id.as_str())
             .bind(local_id)
             .bind(conversation_id.0)
             .bind(&body_json)
+            .bind(body.attachment().map(|a| a.sha256.clone()))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -282,7 +285,9 @@ impl LocalDb {
     /// Queued outbox entries, oldest first.
     pub async fn queued(&self, limit: u32) -> Result<Vec<OutboxEntry>, EngineError> {
         let rows = sqlx::query(
-            "SELECT txn_id, conversation_id, body, attempts FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
+            "SELECT txn_id, conversation_id, body, attempts,
+                    (blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blob AND f.uploaded = 1)) AS ready
+             FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
@@ -296,9 +301,86 @@ impl LocalDb {
                     body: serde_json::from_str(&body)
                         .map_err(|e| EngineError::Corrupt(e.to_string()))?,
                     attempts: r.try_get("attempts")?,
+                    ready: r.try_get("ready")?,
                 })
             })
             .collect()
+    }
+
+    /// Records a file in the cache. Own outgoing files are pinned (never evicted) and
+    /// not yet uploaded; downloaded ones are known to the server.
+    pub async fn add_file(&self, sha256: &str, size: u64, own: bool) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO files (sha256, size, uploaded, pinned, last_used) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (sha256) DO UPDATE SET pinned = MAX(pinned, ?4), uploaded = MAX(uploaded, ?3), last_used = ?5",
+        )
+        .bind(sha256)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(!own)
+        .bind(own)
+        .bind(now_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the cache holds a verified copy of a file.
+    pub async fn has_file(&self, sha256: &str) -> Result<bool, EngineError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM files WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Own files that queued messages carry and the server does not hold yet.
+    pub async fn pending_uploads(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT sha256, size FROM files WHERE uploaded = 0
+               AND sha256 IN (SELECT blob FROM outbox WHERE state = 'queued')
+             ORDER BY last_used",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("sha256")?,
+                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// Records that the server holds a file, verified.
+    pub async fn mark_uploaded(&self, sha256: &str) -> Result<(), EngineError> {
+        sqlx::query("UPDATE files SET uploaded = 1 WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every queued message carrying a file as failed (the server refused the file).
+    pub async fn fail_sends_with_blob(
+        &self,
+        sha256: &str,
+        reason: &str,
+    ) -> Result<Touched, EngineError> {
+        let txns: Vec<String> =
+            sqlx::query_scalar("SELECT txn_id FROM outbox WHERE blob = ? AND state = 'queued'")
+                .bind(sha256)
+                .fetch_all(&self.reader)
+                .await?;
+        let mut touched = Touched::default();
+        for txn in txns {
+            let t = self.fail_send(&TxnId(txn), reason).await?;
+            touched.outbox = true;
+            for c in t.messages {
+                touched.message(c);
+            }
+        }
+        Ok(touched)
     }
 
     /// Entries of the outbox in any state, oldest first (for display and tests).

@@ -354,11 +354,18 @@ where
         .db
         .queued((WINDOW + conn.in_flight.len()) as u32)
         .await?;
+    // A message whose file is still uploading holds back the later messages of its
+    // conversation, so "see the photo above" never arrives before the photo.
+    let mut held: HashSet<ConversationId> = HashSet::new();
     for entry in queued {
         if conn.in_flight.len() >= WINDOW {
             break;
         }
         if conn.in_flight.contains(&entry.txn_id) {
+            continue;
+        }
+        if !entry.ready || held.contains(&entry.conversation_id) {
+            held.insert(entry.conversation_id);
             continue;
         }
         let frame = ClientFrame::Send {

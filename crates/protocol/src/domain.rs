@@ -245,6 +245,17 @@ impl MessageBody {
         }
     }
 
+    /// The file this message carries, if any.
+    pub fn attachment(&self) -> Option<&AttachmentRef> {
+        match self {
+            MessageBody::Image { attachment, .. }
+            | MessageBody::Video { attachment, .. }
+            | MessageBody::Voice { attachment, .. }
+            | MessageBody::File { attachment, .. } => Some(attachment),
+            _ => None,
+        }
+    }
+
     /// A one-line plain-text rendering for lists, notifications and the CLI.
     pub fn summary(&self) -> String {
         match self {

@@ -1,0 +1,295 @@
+//! Files: the profile's content-addressed cache, resumable uploads of outgoing files,
+//! and verified downloads.
+//!
+//! Sending a file copies it into the cache (`files/<sha256>`) while hashing it, so the
+//! message survives the user moving or editing the original, and the bytes sent are
+//! exactly the bytes hashed. The message waits in the outbox until the uploader task
+//! has the file on the server; the sync task holds it (and later messages of the same
+//! conversation) back until then.
+//!
+//! The uploader resumes from the server's offset after any failure: at most one chunk
+//! is sent twice per interruption. A download resumes from the length of its partial
+//! file and is verified against the hash before it becomes visible in the cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use satchel_protocol::{ErrorCode, RetryClass};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::engine::{Change, Inner};
+use crate::error::EngineError;
+
+/// Bytes per upload chunk.
+pub const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::File(format!("{what} {}: {e}", path.display()))
+}
+
+/// The cache folder of a profile.
+pub(crate) fn cache_dir(profile: &Path) -> PathBuf {
+    profile.join("files")
+}
+
+/// Where a cached file lives.
+pub(crate) fn cached_path(profile: &Path, sha256: &str) -> PathBuf {
+    cache_dir(profile).join(sha256)
+}
+
+/// What copying a file into the cache found.
+pub struct Imported {
+    pub sha256: String,
+    pub size: u64,
+    pub head: Vec<u8>,
+}
+
+/// Copies `source` into the cache while hashing it; the cached copy appears only
+/// complete (written to a temporary name, synced, renamed).
+pub(crate) async fn import(profile: &Path, source: &Path) -> Result<Imported, EngineError> {
+    let dir = cache_dir(profile);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| io_error("creating", &dir, e))?;
+    let mut input = tokio::fs::File::open(source)
+        .await
+        .map_err(|e| io_error("opening", source, e))?;
+    let tmp = dir.join(format!("import-{}.tmp", uuid::Uuid::new_v4().simple()));
+    let mut output = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| io_error("creating", &tmp, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut head = Vec::new();
+    let mut size = 0u64;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_error("reading", source, e))?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 8192 {
+            head.extend_from_slice(&buf[..n.min(8192 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+        output
+            .write_all(&buf[..n])
+            .await
+            .map_err(|e| io_error("writing", &tmp, e))?;
+        size += n as u64;
+    }
+    output
+        .sync_all()
+        .await
+        .map_err(|e| io_error("syncing", &tmp, e))?;
+    drop(output);
+    let sha256 = hex::encode(hasher.finalize());
+    let target = cached_path(profile, &sha256);
+    tokio::fs::rename(&tmp, &target)
+        .await
+        .map_err(|e| io_error("storing", &target, e))?;
+    Ok(Imported { sha256, size, head })
+}
+
+/// The uploader task: uploads the files of queued messages, then wakes the sync task.
+pub(crate) async fn run_uploader(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let pending = match inner.db.pending_uploads().await {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "reading pending uploads failed");
+                Vec::new()
+            }
+        };
+        if pending.is_empty() {
+            tokio::select! {
+                _ = inner.transfer_wake.notified() => continue,
+                _ = stop.changed() => return,
+            }
+        }
+        for (sha256, size) in pending {
+            let result = tokio::select! {
+                r = upload(&inner, &sha256, size) => r,
+                _ = stop.changed() => return,
+            };
+            match result {
+                Ok(()) => {
+                    failures = 0;
+                    if let Err(error) = inner.db.mark_uploaded(&sha256).await {
+                        tracing::warn!(%error, "recording an upload failed");
+                    }
+                    inner.emit(vec![Change::Outbox]);
+                    inner.wake.notify_one();
+                }
+                Err(error) if error.retry_class() == RetryClass::Permanent => {
+                    tracing::warn!(%error, %sha256, "the server refused a file");
+                    match inner
+                        .db
+                        .fail_sends_with_blob(&sha256, &error.to_string())
+                        .await
+                    {
+                        Ok(touched) => inner.emit_touched(&touched),
+                        Err(e) => tracing::warn!(%e, "marking messages failed failed"),
+                    }
+                }
+                Err(error) => {
+                    failures += 1;
+                    let delay = Duration::from_millis(250u64 << failures.min(7))
+                        .min(Duration::from_secs(30));
+                    tracing::debug!(%error, ?delay, "upload interrupted; resuming later");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => return,
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Uploads one cached file, resuming from wherever the server is.
+async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<(), EngineError> {
+    let api = inner.api()?;
+    let path = cached_path(inner.profile_dir(), sha256);
+    let mut status = api.create_upload(sha256, size).await?;
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| io_error("opening", &path, e))?;
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    while !status.complete {
+        let len =
+            usize::try_from((size - status.offset).min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
+        file.seek(std::io::SeekFrom::Start(status.offset))
+            .await
+            .map_err(|e| io_error("seeking", &path, e))?;
+        file.read_exact(&mut buf[..len])
+            .await
+            .map_err(|e| io_error("reading", &path, e))?;
+        let chunk = bytes::Bytes::copy_from_slice(&buf[..len]);
+        status = match api
+            .upload_chunk(&status.upload_id, status.offset, chunk)
+            .await
+        {
+            Ok(s) => s,
+            // Someone (an earlier attempt whose answer was lost) moved the offset.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(ErrorCode::OffsetMismatch | ErrorCode::ChecksumMismatch)
+                ) =>
+            {
+                api.upload_status(&status.upload_id).await?
+            }
+            Err(e) => return Err(e),
+        };
+        inner.emit(vec![Change::Transfer {
+            sha256: sha256.to_owned(),
+            done: status.offset,
+            total: size,
+        }]);
+    }
+    Ok(())
+}
+
+/// Downloads a file into the cache (resuming a partial download), verifies its hash,
+/// and returns the cached path.
+pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, EngineError> {
+    let target = cached_path(inner.profile_dir(), sha256);
+    if inner.db.has_file(sha256).await? && tokio::fs::try_exists(&target).await.unwrap_or(false) {
+        return Ok(target);
+    }
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EngineError::NotFound("file"));
+    }
+    let dir = cache_dir(inner.profile_dir());
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| io_error("creating", &dir, e))?;
+    let part = dir.join(format!("{sha256}.part"));
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .append(true)
+        .open(&part)
+        .await
+        .map_err(|e| io_error("opening", &part, e))?;
+    let have = file
+        .metadata()
+        .await
+        .map_err(|e| io_error("reading", &part, e))?
+        .len();
+    let response = inner.api()?.download(sha256, have).await?;
+    let total = response.content_length().map(|l| l + have);
+    if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+        // The server sent the whole file: start the partial file over.
+        file.set_len(0)
+            .await
+            .map_err(|e| io_error("truncating", &part, e))?;
+    }
+    let mut done = if response.status() == reqwest::StatusCode::PARTIAL_CONTENT {
+        have
+    } else {
+        0
+    };
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(EngineError::Network)?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| io_error("writing", &part, e))?;
+        done += chunk.len() as u64;
+        inner.emit(vec![Change::Transfer {
+            sha256: sha256.to_owned(),
+            done,
+            total: total.unwrap_or(done),
+        }]);
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| io_error("syncing", &part, e))?;
+    drop(file);
+    let (actual, size) = hash_file(&part).await?;
+    if actual != sha256 {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(EngineError::File(format!(
+            "downloaded bytes do not match {sha256}; discarded"
+        )));
+    }
+    tokio::fs::rename(&part, &target)
+        .await
+        .map_err(|e| io_error("storing", &target, e))?;
+    inner.db.add_file(sha256, size, false).await?;
+    Ok(target)
+}
+
+/// SHA-256 and length of a file.
+pub(crate) async fn hash_file(path: &Path) -> Result<(String, u64), EngineError> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io_error("opening", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_error("reading", path, e))?;
+        if n == 0 {
+            return Ok((hex::encode(hasher.finalize()), len));
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+}

@@ -1,0 +1,129 @@
+//! Files through the engine: queued offline, uploaded through a connection that keeps
+//! breaking, delivered in order with the messages around them, fetched and saved byte
+//! for byte.
+
+use std::time::Duration;
+
+use rand::RngCore;
+use satchel_protocol::*;
+use satchel_test_support::{engine, ChaosProxy, TestServer, Workspace};
+use sha2::{Digest, Sha256};
+
+use crate::support::settle;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_offline_arrives_whole_and_in_order() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let proxy = ChaosProxy::start(server.addr).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &proxy.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+
+    let mut bytes = vec![0u8; 21 * 1024 * 1024 + 123];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let original = files.path().join("样品 第二轮 final.psd");
+    std::fs::write(&original, &bytes).unwrap();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    // Offline: both wait in the outbox, the text behind the file.
+    let file_message = wang
+        .send_file(ws.order_a.id, &original, "第二轮样品")
+        .await
+        .unwrap();
+    wang.send_text(ws.order_a.id, "see the file above 请看上面的文件", None)
+        .await
+        .unwrap();
+    assert_eq!(wang.local().outbox_len().await.unwrap(), 2);
+    // The user may delete the original: the engine sends its own copy.
+    std::fs::remove_file(&original).unwrap();
+
+    // Online through a connection that dies every 6–12 MB.
+    proxy.cut_after_random_bytes(6 << 20, 12 << 20);
+    wang.start().await.unwrap();
+    alice.start().await.unwrap();
+    settle(&[&wang], Duration::from_secs(120)).await;
+    assert!(
+        proxy.resets() >= 1,
+        "the upload was interrupted at least once"
+    );
+    proxy.cut_after_random_bytes(0, 0);
+    settle(&[&alice], Duration::from_secs(60)).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let received = loop {
+        let got = alice.local().confirmed(ws.order_a.id).await.unwrap();
+        if got.len() == 2 || tokio::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(received.len(), 2);
+    let MessageBody::File {
+        attachment,
+        caption,
+    } = &received[0].body
+    else {
+        panic!("file first: {:?}", received[0].body)
+    };
+    assert_eq!(caption, "第二轮样品");
+    assert_eq!(attachment.sha256, sha256);
+    assert_eq!(attachment.size, bytes.len() as u64);
+    assert_eq!(attachment.name, "样品 第二轮 final.psd");
+    assert!(
+        matches!(&received[1].body, MessageBody::Text { .. }),
+        "the text follows the file"
+    );
+    assert_eq!(received[0].txn_id, file_message.txn_id);
+
+    // The customer opens the original: verified, byte for byte; "save as" writes it.
+    let cached = alice.fetch_file(&sha256).await.unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(&cached).unwrap())),
+        sha256
+    );
+    let saved = files.path().join("saved copy.psd");
+    assert_eq!(
+        alice.save_file_as(&sha256, &saved).await.unwrap(),
+        bytes.len() as u64
+    );
+    assert!(std::fs::read(&saved).unwrap() == bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_download_resumes_and_is_verified() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let proxy = ChaosProxy::start(server.addr).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &proxy.url(), "alice").await.unwrap();
+    let mut bytes = vec![0u8; 12 * 1024 * 1024];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let path = files.path().join("qc-report.zip");
+    std::fs::write(&path, &bytes).unwrap();
+    wang.start().await.unwrap();
+    wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+    settle(&[&wang], Duration::from_secs(60)).await;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    proxy.cut_after_random_bytes(2 << 20, 4 << 20);
+    let mut attempts = 0;
+    let cached = loop {
+        attempts += 1;
+        match alice.fetch_file(&sha256).await {
+            Ok(p) => break p,
+            Err(e) => assert!(attempts < 20, "download never completed: {e}"),
+        }
+    };
+    assert!(attempts > 1, "the download was interrupted and resumed");
+    assert!(std::fs::read(&cached).unwrap() == bytes);
+}
