@@ -58,6 +58,21 @@ enum Command {
         wait: u64,
         text: Vec<String>,
     },
+    /// Send a file at full resolution (uploads resumably; waits up to `--wait`).
+    SendFile {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long, default_value = "")]
+        caption: String,
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+        path: PathBuf,
+    },
+    /// Download a file by its SHA-256, verify it, and save it.
+    SaveFile {
+        sha256: String,
+        destination: PathBuf,
+    },
     /// Queue `count` numbered messages `<prefix>-<n>`, then sync until idle.
     SendMany {
         #[arg(long)]
@@ -78,7 +93,7 @@ enum Command {
     },
     /// Print new messages as they arrive.
     Tail,
-    /// Print a conversation's local history.
+    /// Sync, then print a conversation's history.
     History {
         #[arg(long)]
         conversation: i64,
@@ -175,6 +190,27 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             println!("queued {}", message.txn_id);
             sync_until_idle(engine, wait).await?;
         }
+        Command::SendFile {
+            conversation,
+            caption,
+            wait,
+            path,
+        } => {
+            let message = engine
+                .send_file(ConversationId(conversation), &path, &caption)
+                .await?;
+            if let Some(a) = message.body.attachment() {
+                println!("queued {} ({} bytes, {})", a.sha256, a.size, a.mime);
+            }
+            sync_until_idle(engine, wait).await?;
+        }
+        Command::SaveFile {
+            sha256,
+            destination,
+        } => {
+            let bytes = engine.save_file_as(&sha256, &destination).await?;
+            println!("saved {bytes} bytes to {}", destination.display());
+        }
         Command::SendMany {
             conversation,
             count,
@@ -231,6 +267,10 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             conversation,
             limit,
         } => {
+            // Best effort: show what is local even when the server is unreachable.
+            if let Err(e) = sync_until_idle(engine, 15).await {
+                eprintln!("showing local history only: {e}");
+            }
             let names = names(engine).await;
             for m in engine
                 .messages(ConversationId(conversation), None, limit)
