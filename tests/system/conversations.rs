@@ -182,3 +182,67 @@ async fn profiles_never_mix_accounts() {
     );
     assert_eq!(wang.account().unwrap().member.username, "wang");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_message_is_shown_failed_and_can_be_retried_or_discarded() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = engine(dir.path(), &server.url(), "alice").await.unwrap();
+    alice.start().await.unwrap();
+    // Alice is not in B's order: the server refuses, permanently.
+    let refused = alice
+        .send_text(ws.order_b.id, "wrong window", None)
+        .await
+        .unwrap();
+    let fine = alice
+        .send_text(ws.order_a.id, "right window", None)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    let failed = loop {
+        let page = alice.messages(ws.order_b.id, None, 10).await.unwrap();
+        if page
+            .first()
+            .is_some_and(|m| m.state == satchel_client::SendState::Failed)
+            || tokio::time::Instant::now() > deadline
+        {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].state, satchel_client::SendState::Failed);
+    assert!(failed[0].error.as_deref().is_some_and(|e| !e.is_empty()));
+    // The refusal did not hold up the other conversation.
+    settle(&[&alice], SETTLE).await;
+    let sent = alice.messages(ws.order_a.id, None, 10).await.unwrap();
+    assert!(sent
+        .iter()
+        .any(|m| m.txn_id == fine.txn_id && m.state == satchel_client::SendState::Sent));
+
+    // Retry: the same transaction goes again and is refused again.
+    alice.retry(&refused.txn_id).await.unwrap();
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let page = alice.messages(ws.order_b.id, None, 10).await.unwrap();
+        if page[0].state == satchel_client::SendState::Failed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retry never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Discard removes it for good.
+    alice.discard(&refused.txn_id).await.unwrap();
+    assert!(alice
+        .messages(ws.order_b.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(alice.local().outbox_len().await.unwrap(), 0);
+    // A message that was not refused cannot be discarded.
+    assert!(alice.discard(&fine.txn_id).await.is_err());
+}

@@ -554,15 +554,16 @@ impl Engine {
         self.inner.status.subscribe()
     }
 
-    /// Waits until the connection is caught up, the outbox is empty and no own
-    /// receipt awaits the server; `false` on timeout.
+    /// Waits until the connection is caught up, nothing queued remains to send (failed
+    /// messages wait for the user) and no own receipt awaits the server; `false` on
+    /// timeout.
     pub async fn wait_until_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = self.subscribe();
         loop {
             let online = matches!(*self.inner.status.borrow(), ConnectionState::Online);
             if online
-                && self.inner.db.outbox_len().await.unwrap_or(1) == 0
+                && self.inner.db.queued_len().await.unwrap_or(1) == 0
                 && self
                     .inner
                     .db

@@ -78,7 +78,6 @@ pub struct OutboxEntry {
     pub txn_id: TxnId,
     pub conversation_id: ConversationId,
     pub body: MessageBody,
-    pub attempts: i64,
     /// False while the file it carries is not yet on the server.
     pub ready: bool,
 }
@@ -285,7 +284,7 @@ impl LocalDb {
     /// Queued outbox entries, oldest first.
     pub async fn queued(&self, limit: u32) -> Result<Vec<OutboxEntry>, EngineError> {
         let rows = sqlx::query(
-            "SELECT txn_id, conversation_id, body, attempts,
+            "SELECT txn_id, conversation_id, body,
                     (blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blob AND f.uploaded = 1)) AS ready
              FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
         )
@@ -300,7 +299,6 @@ impl LocalDb {
                     conversation_id: ConversationId(r.try_get("conversation_id")?),
                     body: serde_json::from_str(&body)
                         .map_err(|e| EngineError::Corrupt(e.to_string()))?,
-                    attempts: r.try_get("attempts")?,
                     ready: r.try_get("ready")?,
                 })
             })
@@ -390,13 +388,13 @@ impl LocalDb {
             .await?)
     }
 
-    /// Counts an attempt on an outbox entry.
-    pub async fn note_attempt(&self, txn_id: &TxnId) -> Result<(), EngineError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE txn_id = ?")
-            .bind(txn_id.as_str())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+    /// Outbox entries still waiting to be sent (not the failed ones the user must decide on).
+    pub async fn queued_len(&self) -> Result<i64, EngineError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'queued'")
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 
     /// Records the server's ack: the message gets its id and seq, the outbox row goes.

@@ -564,27 +564,8 @@ async fn apply_create_conversation(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    for member in &ids {
-        sqlx::query(
-            "INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)",
-        )
-        .bind(id)
-        .bind(member.0)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    let conversation = load_conversation(tx, ConversationId(id)).await?;
-    append_event(
-        tx,
-        conversation.id,
-        Event::Conversation {
-            conversation: conversation.clone(),
-        },
-        log,
-    )
-    .await?;
-    Ok(Outcome::Conversation(conversation))
+    insert_memberships(tx, ConversationId(id), ids.iter(), now).await?;
+    announce(tx, ConversationId(id), log).await
 }
 
 async fn apply_add_members(
@@ -611,7 +592,33 @@ async fn apply_add_members(
     if ids == before.members {
         return Ok(Outcome::Conversation(before));
     }
-    for member in ids.iter().filter(|m| !before.members.contains(m)) {
+    let added = ids.iter().filter(|m| !before.members.contains(m));
+    insert_memberships(tx, conversation_id, added, now).await?;
+    announce(tx, conversation_id, log).await
+}
+
+/// Logs a conversation's current state (after it was created or its members changed)
+/// as an event, and returns it.
+async fn announce(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    log: &mut Vec<LoggedEvent>,
+) -> Result<Outcome, StoreError> {
+    let conversation = load_conversation(tx, conversation_id).await?;
+    let event = Event::Conversation {
+        conversation: conversation.clone(),
+    };
+    append_event(tx, conversation_id, event, log).await?;
+    Ok(Outcome::Conversation(conversation))
+}
+
+async fn insert_memberships(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    members: impl Iterator<Item = &MemberId>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    for member in members {
         sqlx::query(
             "INSERT INTO memberships (conversation_id, member_id, joined_at) VALUES (?, ?, ?)",
         )
@@ -621,17 +628,7 @@ async fn apply_add_members(
         .execute(&mut **tx)
         .await?;
     }
-    let conversation = load_conversation(tx, conversation_id).await?;
-    append_event(
-        tx,
-        conversation_id,
-        Event::Conversation {
-            conversation: conversation.clone(),
-        },
-        log,
-    )
-    .await?;
-    Ok(Outcome::Conversation(conversation))
+    Ok(())
 }
 
 async fn apply(
