@@ -127,3 +127,63 @@ async fn an_interrupted_download_resumes_and_is_verified() {
     assert!(attempts > 1, "the download was interrupted and resumed");
     assert!(std::fs::read(&cached).unwrap() == bytes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
+    use satchel_client::transfer::PreviewSize;
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+    let img = image::RgbImage::from_fn(3000, 2000, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let path = files.path().join("IMG_0042.JPG");
+    img.save(&path).unwrap();
+    let original = std::fs::read(&path).unwrap();
+
+    // Offline, the sender already shows the photo.
+    let sent = wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+    let MessageBody::Image { attachment, .. } = &sent.body else {
+        panic!("an image message: {:?}", sent.body)
+    };
+    assert_eq!(
+        (
+            attachment.width,
+            attachment.height,
+            attachment.mime.as_str()
+        ),
+        (Some(3000), Some(2000), "image/jpeg")
+    );
+    let chat = wang
+        .preview_path(&attachment.sha256, PreviewSize::Chat)
+        .expect("chat preview");
+    let chat = image::open(chat).unwrap();
+    assert_eq!((chat.width(), chat.height()), (1024, 683));
+    assert!(wang
+        .preview_path(&attachment.sha256, PreviewSize::Thumb)
+        .is_some());
+
+    wang.start().await.unwrap();
+    alice.start().await.unwrap();
+    settle(&[&wang, &alice], Duration::from_secs(60)).await;
+    assert!(
+        alice
+            .preview_path(&attachment.sha256, PreviewSize::Chat)
+            .is_none(),
+        "not fetched yet"
+    );
+    let fetched = alice.fetch_file(&attachment.sha256).await.unwrap();
+    assert!(
+        std::fs::read(fetched).unwrap() == original,
+        "the original, byte for byte"
+    );
+    assert!(alice
+        .preview_path(&attachment.sha256, PreviewSize::Chat)
+        .is_some());
+}

@@ -7,6 +7,7 @@
 //!   restarts; an offline client catches up.
 //! - `exactly_once`: connection resets, server SIGKILLs and client kills lose and
 //!   duplicate nothing.
+//! - `previews`: image previews, upright and bounded.
 //! - `receipts`: read only when the reader's client says so.
 //! - `authorization`: nobody sees or touches what is not theirs.
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
@@ -21,6 +22,7 @@ mod conversations;
 mod engine_files;
 mod exactly_once;
 mod files;
+mod previews;
 mod receipts;
 mod support;
 mod tls;

@@ -416,13 +416,18 @@ impl Engine {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
+        let dimensions = if mime.starts_with("image/") {
+            crate::transfer::make_previews(&self.inner.profile_dir, &imported.sha256).await
+        } else {
+            None
+        };
         let attachment = AttachmentRef {
             sha256: imported.sha256.clone(),
             size: imported.size,
             mime: mime.clone(),
             name,
-            width: None,
-            height: None,
+            width: dimensions.map(|d| d.0),
+            height: dimensions.map(|d| d.1),
         };
         let caption = caption.to_owned();
         let body = if mime.starts_with("image/") {
@@ -454,6 +459,17 @@ impl Engine {
     /// against its hash, in the profile's cache.
     pub async fn fetch_file(&self, sha256: &str) -> Result<PathBuf, EngineError> {
         crate::transfer::download(&self.inner, sha256).await
+    }
+
+    /// A cached preview of an image, if one exists: made when the image was sent from
+    /// this profile or fetched by it.
+    pub fn preview_path(
+        &self,
+        sha256: &str,
+        size: crate::transfer::PreviewSize,
+    ) -> Option<PathBuf> {
+        let path = crate::transfer::preview_path(&self.inner.profile_dir, sha256, size);
+        path.exists().then_some(path)
     }
 
     /// "Save as": writes the original bytes of a file to `destination`.

@@ -3,6 +3,7 @@
 //! Map:
 //! - [`engine`]: [`Engine`], the API a UI drives — sign in, send, read history, mark
 //!   read, subscribe to changes.
+//! - [`preview`]: chat and list previews of images (EXIF-oriented, never upscaled).
 //! - [`sync`]: the live connection and the outbox protocol (exactly-once sends,
 //!   resume from the stored stream position, classified retries).
 //! - [`local`]: the profile's SQLite database (history, outbox, receipts, position).
@@ -17,6 +18,7 @@ pub mod api;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod preview;
 pub mod sync;
 pub mod token;
 pub mod transfer;

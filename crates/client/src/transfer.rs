@@ -270,6 +270,7 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
         .await
         .map_err(|e| io_error("storing", &target, e))?;
     inner.db.add_file(sha256, size, false).await?;
+    make_previews(inner.profile_dir(), sha256).await;
     Ok(target)
 }
 
@@ -292,4 +293,59 @@ pub(crate) async fn hash_file(path: &Path) -> Result<(String, u64), EngineError>
         hasher.update(&buf[..n]);
         len += n as u64;
     }
+}
+
+/// Which preview of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewSize {
+    /// Long edge ≤ 1024 px, for the chat.
+    Chat,
+    /// Long edge ≤ 256 px, for lists and albums.
+    Thumb,
+}
+
+/// Where a cached preview lives.
+pub(crate) fn preview_path(profile: &Path, sha256: &str, size: PreviewSize) -> PathBuf {
+    let suffix = match size {
+        PreviewSize::Chat => "chat",
+        PreviewSize::Thumb => "thumb",
+    };
+    cache_dir(profile).join(format!("{sha256}.{suffix}.jpg"))
+}
+
+/// Largest file a preview is made of.
+const MAX_PREVIEW_SOURCE: u64 = 512 * 1024 * 1024;
+
+/// Makes and caches the previews of a cached image, off the async threads. Returns the
+/// image's displayed size, or `None` when it is not an image that can be previewed
+/// (the file is still sent and saved as it is).
+pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<(u32, u32)> {
+    let source = cached_path(profile, sha256);
+    let size = tokio::fs::metadata(&source).await.ok()?.len();
+    if size > MAX_PREVIEW_SOURCE {
+        return None;
+    }
+    let bytes = tokio::fs::read(&source).await.ok()?;
+    let previews = match tokio::task::spawn_blocking(move || crate::preview::make(&bytes)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, %sha256, "no preview");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    for (which, preview) in [
+        (PreviewSize::Chat, &previews.chat),
+        (PreviewSize::Thumb, &previews.thumb),
+    ] {
+        let path = preview_path(profile, sha256, which);
+        let tmp = path.with_extension("tmp");
+        if tokio::fs::write(&tmp, &preview.jpeg).await.is_err()
+            || tokio::fs::rename(&tmp, &path).await.is_err()
+        {
+            return None;
+        }
+    }
+    Some((previews.width, previews.height))
 }

@@ -1,0 +1,200 @@
+//! Previews of images, made on the sender's machine for an instant local echo.
+//!
+//! Two sizes: one for the chat (long edge ≤ [`CHAT_EDGE`]) and one for lists (≤
+//! [`THUMB_EDGE`]), JPEG-encoded, never upscaled, with the EXIF orientation applied so a
+//! phone photo taken upright shows upright.
+//!
+//! JPEGs — most sample photos — decode at a reduced DCT scale (1/2, 1/4 or 1/8), which
+//! skips most of the work of a full 24 MP decode. Everything else goes through the
+//! `image` crate with decode limits, so a decompression bomb fails cleanly instead of
+//! taking the machine's memory.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+
+/// Long edge of the chat preview.
+pub const CHAT_EDGE: u32 = 1024;
+/// Long edge of the list thumbnail.
+pub const THUMB_EDGE: u32 = 256;
+/// Largest image (in pixels) a preview is made of: 200 MP covers every camera.
+pub const MAX_PIXELS: u64 = 200_000_000;
+/// Most memory one decode may allocate.
+pub const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// Why no preview could be made. The file itself is still sent as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("not an image this build can read")]
+    Unsupported,
+    #[error("image is too large to preview ({width}×{height})")]
+    TooLarge { width: u32, height: u32 },
+    #[error("image data is damaged: {0}")]
+    Damaged(String),
+}
+
+/// One encoded preview.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub width: u32,
+    pub height: u32,
+    /// JPEG bytes.
+    pub jpeg: Vec<u8>,
+}
+
+/// The previews of one image, and the image's own size as displayed (after orientation).
+#[derive(Debug, Clone)]
+pub struct Previews {
+    pub width: u32,
+    pub height: u32,
+    pub chat: Preview,
+    pub thumb: Preview,
+}
+
+/// Makes the chat and list previews of an image file's bytes.
+pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
+    let orientation = exif_orientation(bytes);
+    let (image, full_width, full_height) = match decode_jpeg_scaled(bytes) {
+        Some(result) => result?,
+        None => decode_generic(bytes)?,
+    };
+    let mut image = image;
+    image.apply_orientation(orientation);
+    let (width, height) = if orientation_swaps(orientation) {
+        (full_height, full_width)
+    } else {
+        (full_width, full_height)
+    };
+    let chat = shrink(&image, CHAT_EDGE);
+    let thumb = shrink(&chat, THUMB_EDGE);
+    Ok(Previews {
+        width,
+        height,
+        chat: encode(&chat)?,
+        thumb: encode(&thumb)?,
+    })
+}
+
+fn orientation_swaps(o: image::metadata::Orientation) -> bool {
+    use image::metadata::Orientation::*;
+    matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+}
+
+/// The EXIF orientation, or "no transformation" when absent or unreadable.
+fn exif_orientation(bytes: &[u8]) -> image::metadata::Orientation {
+    let mut cursor = std::io::Cursor::new(bytes);
+    exif::Reader::new()
+        .read_from_container(&mut cursor)
+        .ok()
+        .and_then(|e| {
+            e.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        })
+        .and_then(|v| u8::try_from(v).ok())
+        .and_then(image::metadata::Orientation::from_exif)
+        .unwrap_or(image::metadata::Orientation::NoTransforms)
+}
+
+/// Decodes an RGB or greyscale JPEG at the smallest DCT scale that still yields at
+/// least [`CHAT_EDGE`] on the long edge. `None` for anything that is not such a JPEG
+/// (CMYK JPEGs go the generic way, which converts them properly).
+fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<(DynamicImage, u32, u32), PreviewError>> {
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return None;
+    }
+    let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
+        return None;
+    }
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Some(Err(PreviewError::TooLarge {
+            width: w,
+            height: h,
+        }));
+    }
+    // Ask for the size at which the long edge is still ≥ CHAT_EDGE; the decoder picks
+    // the smallest DCT scale that meets it.
+    let long = w.max(h).max(1);
+    let factor = f64::from(CHAT_EDGE.min(long)) / f64::from(long);
+    let want_w = ((f64::from(w) * factor).ceil() as u32).clamp(1, u32::from(u16::MAX));
+    let want_h = ((f64::from(h) * factor).ceil() as u32).clamp(1, u32::from(u16::MAX));
+    let (sw, sh) = match decoder.scale(want_w as u16, want_h as u16) {
+        Ok(size) => size,
+        Err(e) => return Some(Err(PreviewError::Damaged(e.to_string()))),
+    };
+    let pixels = match decoder.decode() {
+        Ok(p) => p,
+        Err(e) => return Some(Err(PreviewError::Damaged(e.to_string()))),
+    };
+    let image = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(u32::from(sw), u32::from(sh), pixels)
+                .map(DynamicImage::ImageLuma8)
+        }
+        _ => RgbImage::from_raw(u32::from(sw), u32::from(sh), pixels).map(DynamicImage::ImageRgb8),
+    };
+    Some(
+        image
+            .map(|i| (i, w, h))
+            .ok_or_else(|| PreviewError::Damaged("short pixel buffer".into())),
+    )
+}
+
+fn decode_generic(bytes: &[u8]) -> Result<(DynamicImage, u32, u32), PreviewError> {
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PreviewError::Damaged(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(PreviewError::Unsupported);
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(60_000);
+    limits.max_image_height = Some(60_000);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| PreviewError::Damaged(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(PreviewError::TooLarge {
+            width: w,
+            height: h,
+        });
+    }
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        image::ImageError::Limits(_) => PreviewError::TooLarge {
+            width: w,
+            height: h,
+        },
+        other => PreviewError::Damaged(other.to_string()),
+    })?;
+    Ok((image, w, h))
+}
+
+/// Scales down so the long edge is at most `edge`; never scales up.
+fn shrink(image: &DynamicImage, edge: u32) -> DynamicImage {
+    if image.width().max(image.height()) <= edge {
+        return image.clone();
+    }
+    image.resize(edge, edge, FilterType::Triangle)
+}
+
+fn encode(image: &DynamicImage) -> Result<Preview, PreviewError> {
+    // Previews are 8-bit sRGB JPEGs whatever the source (16-bit PNG, alpha, greyscale).
+    let rgb = image.to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&rgb)
+        .map_err(|e| PreviewError::Damaged(e.to_string()))?;
+    Ok(Preview {
+        width: rgb.width(),
+        height: rgb.height(),
+        jpeg,
+    })
+}
