@@ -13,6 +13,7 @@
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
 //! - `tls`: HTTPS with a given certificate.
+//! - `watched`: watched folders send each new file once, in order.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
 //!   is lost.
 
@@ -26,3 +27,4 @@ mod previews;
 mod receipts;
 mod support;
 mod tls;
+mod watched;

@@ -59,6 +59,8 @@ pub enum Change {
     Connection {
         state: ConnectionState,
     },
+    /// A watched folder was added, removed, or its error changed.
+    WatchedFolders,
     /// Progress of a file upload or download.
     Transfer {
         sha256: String,
@@ -324,7 +326,11 @@ impl Engine {
         let (stop_tx, stop_rx) = watch::channel(false);
         let handles = vec![
             tokio::spawn(crate::sync::run(self.inner.clone(), stop_rx.clone())),
-            tokio::spawn(crate::transfer::run_uploader(self.inner.clone(), stop_rx)),
+            tokio::spawn(crate::transfer::run_uploader(
+                self.inner.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(crate::watch::run(self.clone(), stop_rx)),
         ];
         *sync = Some((handles, stop_tx));
         Ok(())
@@ -372,6 +378,16 @@ impl Engine {
         conversation_id: ConversationId,
         body: MessageBody,
     ) -> Result<LocalMessage, EngineError> {
+        self.send_from(conversation_id, body, None).await
+    }
+
+    /// [`Engine::send`], recording a watched folder's file as sent in the same commit.
+    async fn send_from(
+        &self,
+        conversation_id: ConversationId,
+        body: MessageBody,
+        from_folder: Option<(&str, &str)>,
+    ) -> Result<LocalMessage, EngineError> {
         validate::message_body(&body)?;
         let account = self.account().ok_or(EngineError::NotSignedIn)?;
         let txn_id = TxnId(uuid::Uuid::new_v4().simple().to_string());
@@ -384,6 +400,7 @@ impl Engine {
                 conversation_id,
                 &txn_id,
                 &body,
+                from_folder,
             )
             .await?;
         let mut touched = Touched {
@@ -406,7 +423,44 @@ impl Engine {
         path: &Path,
         caption: &str,
     ) -> Result<LocalMessage, EngineError> {
+        // Without a folder nothing is skipped, so there is always a message.
+        self.send_file_from(conversation_id, path, caption, None)
+            .await?
+            .ok_or(EngineError::NotFound("message"))
+    }
+
+    /// [`Engine::send_file`] for a watched folder: skips the file (returning `None`) if
+    /// the folder already sent the same bytes under another name (a rename), and records
+    /// it as sent in the same commit that queues it.
+    pub(crate) async fn send_watched_file(
+        &self,
+        conversation_id: ConversationId,
+        folder: &str,
+        path: &Path,
+        name: &str,
+    ) -> Result<Option<LocalMessage>, EngineError> {
+        self.send_file_from(conversation_id, path, "", Some((folder, name)))
+            .await
+    }
+
+    async fn send_file_from(
+        &self,
+        conversation_id: ConversationId,
+        path: &Path,
+        caption: &str,
+        from_folder: Option<(&str, &str)>,
+    ) -> Result<Option<LocalMessage>, EngineError> {
         let imported = crate::transfer::import(&self.inner.profile_dir, path).await?;
+        if let Some((folder, _)) = from_folder {
+            if self
+                .inner
+                .db
+                .watched_sent_bytes(folder, &imported.sha256)
+                .await?
+            {
+                return Ok(None);
+            }
+        }
         let mime = infer::get(&imported.head)
             .map_or("application/octet-stream", |t| t.mime_type())
             .to_owned();
@@ -450,15 +504,68 @@ impl Engine {
             .db
             .add_file(&imported.sha256, imported.size, true)
             .await?;
-        let message = self.send(conversation_id, body).await?;
+        let message = self.send_from(conversation_id, body, from_folder).await?;
         self.inner.transfer_wake.notify_one();
-        Ok(message)
+        Ok(Some(message))
     }
 
     /// The original of a file, downloaded (resuming a partial download) and verified
     /// against its hash, in the profile's cache.
     pub async fn fetch_file(&self, sha256: &str) -> Result<PathBuf, EngineError> {
         crate::transfer::download(&self.inner, sha256).await
+    }
+
+    /// Binds a folder to a conversation: from now on every new file written into it is
+    /// sent there automatically, once. Files already in the folder are sent too unless
+    /// `skip_existing`. The binding survives restarts.
+    pub async fn watch_folder(
+        &self,
+        folder: &Path,
+        conversation_id: ConversationId,
+        skip_existing: bool,
+    ) -> Result<(), EngineError> {
+        let meta = tokio::fs::metadata(folder)
+            .await
+            .map_err(|e| EngineError::File(format!("{}: {e}", folder.display())))?;
+        if !meta.is_dir() {
+            return Err(EngineError::File(format!(
+                "{} is not a folder",
+                folder.display()
+            )));
+        }
+        let path = folder.to_string_lossy().into_owned();
+        self.inner.db.add_watched(&path, conversation_id).await?;
+        if skip_existing {
+            let mut dir = tokio::fs::read_dir(folder)
+                .await
+                .map_err(|e| EngineError::File(e.to_string()))?;
+            while let Ok(Some(entry)) = dir.next_entry().await {
+                if entry.metadata().await.map(|m| m.is_file()).unwrap_or(false) {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    self.inner
+                        .db
+                        .record_watched_rename(&path, &name, &entry.path())
+                        .await?;
+                }
+            }
+        }
+        self.inner.emit(vec![Change::WatchedFolders]);
+        Ok(())
+    }
+
+    /// Unbinds a folder.
+    pub async fn unwatch_folder(&self, folder: &Path) -> Result<(), EngineError> {
+        self.inner
+            .db
+            .remove_watched(&folder.to_string_lossy())
+            .await?;
+        self.inner.emit(vec![Change::WatchedFolders]);
+        Ok(())
+    }
+
+    /// The bound folders, with the problem each has, if any.
+    pub async fn watched_folders(&self) -> Result<Vec<crate::local::WatchedFolder>, EngineError> {
+        self.inner.db.watched().await
     }
 
     /// A cached preview of an image, if one exists: made when the image was sent from

@@ -10,6 +10,7 @@
 //! - [`api`]: a typed HTTP client for the server's routes.
 //! - [`token`]: where the session token is kept.
 //! - [`transfer`]: the file cache, resumable uploads and verified downloads.
+//! - [`watch`]: folders whose new files are sent automatically.
 //! - [`error`]: [`EngineError`] with its retry class.
 //!
 //! The engine never imports a UI framework; the desktop shell adapts it.
@@ -22,6 +23,7 @@ pub mod preview;
 pub mod sync;
 pub mod token;
 pub mod transfer;
+pub mod watch;
 
 pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
 pub use error::EngineError;

@@ -63,6 +63,15 @@ pub struct LocalMessage {
     pub error: Option<String>,
 }
 
+/// A folder whose new files are sent to a conversation automatically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchedFolder {
+    pub path: String,
+    pub conversation_id: ConversationId,
+    /// What went wrong the last time it was scanned (missing, unreadable), if anything.
+    pub last_error: Option<String>,
+}
+
 /// A conversation with what a list row needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {
@@ -241,6 +250,7 @@ impl LocalDb {
         conversation_id: ConversationId,
         txn_id: &TxnId,
         body: &MessageBody,
+        from_folder: Option<(&str, &str)>,
     ) -> Result<LocalMessage, EngineError> {
         let body_json = json(body)?;
         let now = now_millis();
@@ -265,6 +275,17 @@ impl LocalDb {
             .bind(body.attachment().map(|a| a.sha256.clone()))
             .execute(&mut *tx)
             .await?;
+        // A file from a watched folder is recorded as sent in the same transaction, so a
+        // crash can neither lose it nor send it twice.
+        if let (Some((folder, name)), Some(attachment)) = (from_folder, body.attachment()) {
+            sqlx::query("INSERT OR REPLACE INTO watched_files (folder, name, sha256, sent_at) VALUES (?, ?, ?, ?)")
+                .bind(folder)
+                .bind(name)
+                .bind(&attachment.sha256)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(LocalMessage {
             local_id,
@@ -279,6 +300,117 @@ impl LocalDb {
             state: SendState::Pending,
             error: None,
         })
+    }
+
+    /// Binds a folder to a conversation (or rebinds it).
+    pub async fn add_watched(
+        &self,
+        path: &str,
+        conversation_id: ConversationId,
+    ) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO watched_folders (path, conversation_id, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (path) DO UPDATE SET conversation_id = excluded.conversation_id, last_error = NULL",
+        )
+        .bind(path)
+        .bind(conversation_id.0)
+        .bind(now_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Unbinds a folder.
+    pub async fn remove_watched(&self, path: &str) -> Result<(), EngineError> {
+        sqlx::query("DELETE FROM watched_files WHERE folder = ?")
+            .bind(path)
+            .execute(&self.writer)
+            .await?;
+        sqlx::query("DELETE FROM watched_folders WHERE path = ?")
+            .bind(path)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Every bound folder with its last error.
+    pub async fn watched(&self) -> Result<Vec<WatchedFolder>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT path, conversation_id, last_error FROM watched_folders ORDER BY created_at",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WatchedFolder {
+                    path: r.try_get("path")?,
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records (or clears) the problem a watched folder has.
+    pub async fn set_watch_error(
+        &self,
+        path: &str,
+        error: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let done = sqlx::query(
+            "UPDATE watched_folders SET last_error = ? WHERE path = ? AND last_error IS NOT ?",
+        )
+        .bind(error)
+        .bind(path)
+        .bind(error)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Whether a watched folder already sent a file of this name, or these bytes.
+    pub async fn watched_sent(&self, folder: &str, name: &str) -> Result<bool, EngineError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM watched_files WHERE folder = ? AND name = ?")
+                .bind(folder)
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Whether a watched folder already sent these bytes (under another name).
+    pub async fn watched_sent_bytes(
+        &self,
+        folder: &str,
+        sha256: &str,
+    ) -> Result<bool, EngineError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM watched_files WHERE folder = ? AND sha256 = ?")
+                .bind(folder)
+                .bind(sha256)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Records a renamed file of a watched folder (its bytes were already sent) so it is
+    /// not looked at again.
+    pub async fn record_watched_rename(
+        &self,
+        folder: &str,
+        name: &str,
+        path: &std::path::Path,
+    ) -> Result<(), EngineError> {
+        let (sha256, _) = crate::transfer::hash_file(path).await?;
+        sqlx::query("INSERT OR REPLACE INTO watched_files (folder, name, sha256, sent_at) VALUES (?, ?, ?, ?)")
+            .bind(folder)
+            .bind(name)
+            .bind(sha256)
+            .bind(now_millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     /// Queued outbox entries, oldest first.
