@@ -133,6 +133,9 @@ async fn scan(
         entries.push((modified, name, entry.path(), meta.len()));
     }
     entries.sort();
+    // Watch every file's settle clock on each scan, then send in order up to the first
+    // file that is still being written.
+    let mut ready = Vec::new();
     for (modified, name, path, size) in entries {
         if engine.inner.db.watched_sent(folder, &name).await? {
             continue;
@@ -151,8 +154,11 @@ async fn scan(
                 false
             }
         };
+        ready.push((settled, name, path));
+    }
+    for (settled, name, path) in ready {
         if !settled {
-            return Ok(());
+            break;
         }
         match engine
             .send_watched_file(conversation, folder, &path, &name)
