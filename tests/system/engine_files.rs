@@ -187,3 +187,100 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
         .preview_path(&attachment.sha256, PreviewSize::Chat)
         .is_some());
 }
+
+/// The kinds of files factories send, each round-tripped byte for byte through two
+/// engines: a 24 MP JPEG shot sideways, a CMYK JPEG, a progressive JPEG, a 16-bit PNG, a
+/// 300 MB file, an empty file, and a Chinese name with spaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_file_round_trips_byte_for_byte() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+
+    let mut samples: Vec<(&str, Vec<u8>)> = Vec::new();
+    let photo = image::RgbImage::from_fn(6000, 4000, |x, y| {
+        image::Rgb([(x / 24) as u8, (y / 16) as u8, ((x ^ y) % 256) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&photo)
+        .unwrap();
+    samples.push((
+        "IMG_24MP_rotated.jpg",
+        crate::previews::with_orientation(&jpeg, 6),
+    ));
+    let (w, h) = (1200u16, 900u16);
+    let mut cmyk = Vec::new();
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+        .flat_map(|i| [(i % 200) as u8, 60, 200, 10])
+        .collect();
+    jpeg_encoder::Encoder::new(&mut cmyk, 90)
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    samples.push(("print_CMYK.jpg", cmyk));
+    let mut progressive = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut progressive, 90);
+    encoder.set_progressive(true);
+    let rgb: Vec<u8> = (0..usize::from(w) * usize::from(h))
+        .flat_map(|i| [(i % 251) as u8, 90, 30])
+        .collect();
+    encoder
+        .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    samples.push(("progressive.jpg", progressive));
+    let png16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(2000, 1500, |x, y| {
+        image::Rgb([(x * 30) as u16, (y * 40) as u16, 999])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb16(png16)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    samples.push(("scan-16bit.png", png));
+    let mut big = vec![0u8; 300 * 1024 * 1024];
+    rand::thread_rng().fill_bytes(&mut big);
+    samples.push(("design-files.zip", big));
+    samples.push(("empty.txt", Vec::new()));
+    samples.push((
+        "箱包 样品 第3版 (最终).ai",
+        b"%PDF-1.5 fake illustrator".to_vec(),
+    ));
+
+    wang.start().await.unwrap();
+    alice.start().await.unwrap();
+    let mut sent = Vec::new();
+    for (name, bytes) in &samples {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let message = wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+        sent.push(message.body.attachment().unwrap().clone());
+        std::fs::remove_file(&path).unwrap();
+    }
+    settle(&[&wang], Duration::from_secs(300)).await;
+    settle(&[&alice], Duration::from_secs(60)).await;
+
+    for ((name, bytes), attachment) in samples.iter().zip(&sent) {
+        assert_eq!(attachment.name, *name);
+        let saved = files.path().join(format!("saved-{}", attachment.sha256));
+        assert_eq!(
+            alice
+                .save_file_as(&attachment.sha256, &saved)
+                .await
+                .unwrap(),
+            bytes.len() as u64
+        );
+        assert!(
+            std::fs::read(&saved).unwrap() == *bytes,
+            "{name} byte for byte"
+        );
+        std::fs::remove_file(&saved).unwrap();
+    }
+    // The sideways photo is an image message of its displayed size.
+    assert_eq!((sent[0].width, sent[0].height), (Some(4000), Some(6000)));
+    assert_eq!((sent[3].width, sent[3].height), (Some(2000), Some(1500)));
+}

@@ -21,7 +21,7 @@ fn marked_jpeg(w: u32, h: u32) -> Vec<u8> {
 }
 
 /// Inserts an EXIF APP1 segment carrying `orientation` right after the SOI marker.
-fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+pub(crate) fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
     let mut tiff = Vec::new();
     tiff.extend_from_slice(b"II*\0");
     tiff.extend_from_slice(&8u32.to_le_bytes());
