@@ -284,3 +284,93 @@ async fn every_kind_of_file_round_trips_byte_for_byte() {
     assert_eq!((sent[0].width, sent[0].height), (Some(4000), Some(6000)));
     assert_eq!((sent[3].width, sent[3].height), (Some(2000), Some(1500)));
 }
+
+/// A 200 MB upload and download while the proxy cuts the connection every few tens of
+/// MB and the server process is SIGKILLed and restarted twice: the transfers finish,
+/// the hash matches, and each interruption costs at most one chunk of re-sent bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_transfer_survives_cuts_and_server_kills_resending_little() {
+    use satchel_client::transfer::CHUNK_BYTES;
+    use satchel_test_support::{init_workspace, sqlite_url, ServerProcess};
+    let data = tempfile::tempdir().unwrap();
+    init_workspace(&sqlite_url(data.path())).await.unwrap();
+    let mut server = ServerProcess::start(data.path(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let ws = Workspace::seed(&format!("http://{}", server.addr))
+        .await
+        .unwrap();
+    let proxy = ChaosProxy::start(server.addr).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &proxy.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &proxy.url(), "alice").await.unwrap();
+    let size = 200 * 1024 * 1024;
+    let mut bytes = vec![0u8; size];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let path = files.path().join("大货 QC 视频.mp4");
+    std::fs::write(&path, &bytes).unwrap();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    let mut changes = wang.subscribe();
+    wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+    proxy.cut_after_random_bytes(30 << 20, 50 << 20);
+    let resets_before = proxy.resets();
+    let up_before = proxy.bytes_up();
+    wang.start().await.unwrap();
+    // Kill the server when the upload passes 60 MB and again past 130 MB.
+    let mut kills = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while kills < 2 && tokio::time::Instant::now() < deadline {
+        let Ok(Ok(batch)) = tokio::time::timeout(Duration::from_secs(5), changes.recv()).await
+        else {
+            continue;
+        };
+        let passed = batch.iter().any(|c| {
+            matches!(c, satchel_client::Change::Transfer { done, .. } if *done > (60 << 20) * (kills + 1) + (10 << 20) * kills)
+        });
+        if passed {
+            server.restart().await.unwrap();
+            kills += 1;
+        }
+    }
+    assert_eq!(kills, 2, "both kills happened during the upload");
+    settle(&[&wang], Duration::from_secs(300)).await;
+    let interruptions = proxy.resets() - resets_before + kills;
+    let sent = proxy.bytes_up() - up_before;
+    let overhead = 4 << 20; // HTTP headers, WebSocket traffic, JSON
+    assert!(
+        sent <= size as u64 + interruptions * CHUNK_BYTES as u64 + overhead,
+        "sent {sent} bytes for {size} with {interruptions} interruptions"
+    );
+
+    // Download through the same faults, with one more kill in the middle.
+    alice.start().await.unwrap();
+    settle(&[&alice], Duration::from_secs(60)).await;
+    let down_before = proxy.bytes_down();
+    let mut attempts = 0;
+    let cached = loop {
+        attempts += 1;
+        if attempts == 3 {
+            server.restart().await.unwrap();
+        }
+        match alice.fetch_file(&sha256).await {
+            Ok(p) => break p,
+            Err(e) => assert!(attempts < 40, "download never completed: {e}"),
+        }
+    };
+    let received = proxy.bytes_down() - down_before;
+    assert!(attempts > 1, "the download was interrupted");
+    assert!(
+        received <= size as u64 + attempts * (1 << 20) + overhead,
+        "received {received} for {size}"
+    );
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(cached).unwrap())),
+        sha256
+    );
+    server.kill().await.unwrap();
+}

@@ -27,6 +27,8 @@ struct State {
     /// Bumped to reset every open connection.
     generation: watch::Sender<u64>,
     resets: AtomicU64,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
 }
 
 impl ChaosProxy {
@@ -42,6 +44,8 @@ impl ChaosProxy {
             cut_max: AtomicU64::new(0),
             generation,
             resets: AtomicU64::new(0),
+            bytes_up: AtomicU64::new(0),
+            bytes_down: AtomicU64::new(0),
         });
         let task = tokio::spawn(accept_loop(listener, state.clone()));
         Ok(ChaosProxy { addr, state, task })
@@ -80,6 +84,16 @@ impl ChaosProxy {
     /// Points the proxy at another address (a restarted server on a new port).
     pub fn set_target(&self, target: SocketAddr) {
         *self.state.target.lock().unwrap_or_else(|p| p.into_inner()) = target;
+    }
+
+    /// Bytes forwarded from clients to the server so far.
+    pub fn bytes_up(&self) -> u64 {
+        self.state.bytes_up.load(Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded from the server to clients so far.
+    pub fn bytes_down(&self) -> u64 {
+        self.state.bytes_down.load(Ordering::SeqCst)
     }
 
     /// How many connections the proxy has reset so far.
@@ -145,6 +159,7 @@ async fn pipe(client: TcpStream, upstream: TcpStream, state: Arc<State>) {
                 Ok(n) => {
                     let n = n.min(usize::try_from(budget).unwrap_or(usize::MAX)).max(1);
                     if uw.write_all(&up[..n]).await.is_err() { break false; }
+                    state.bytes_up.fetch_add(n as u64, Ordering::SeqCst);
                     budget = budget.saturating_sub(n as u64);
                 }
             },
@@ -153,6 +168,7 @@ async fn pipe(client: TcpStream, upstream: TcpStream, state: Arc<State>) {
                 Ok(n) => {
                     let n = n.min(usize::try_from(budget).unwrap_or(usize::MAX)).max(1);
                     if cw.write_all(&down[..n]).await.is_err() { break false; }
+                    state.bytes_down.fetch_add(n as u64, Ordering::SeqCst);
                     budget = budget.saturating_sub(n as u64);
                 }
             },
