@@ -374,3 +374,75 @@ async fn a_big_transfer_survives_cuts_and_server_kills_resending_little() {
     );
     server.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_evicts_least_recently_used_but_never_unsent_files() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+    wang.start().await.unwrap();
+    let mut hashes = Vec::new();
+    for i in 0..3 {
+        let mut bytes = vec![0u8; 4 << 20];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let path = files.path().join(format!("sample-{i}.bin"));
+        std::fs::write(&path, &bytes).unwrap();
+        hashes.push(
+            wang.send_file(ws.order_a.id, &path, "")
+                .await
+                .unwrap()
+                .body
+                .attachment()
+                .unwrap()
+                .sha256
+                .clone(),
+        );
+    }
+    settle(&[&wang], Duration::from_secs(60)).await;
+
+    // Alice keeps at most 10 MB: the third download pushes out the least recently used.
+    alice.set_cache_limit(10 << 20).await.unwrap();
+    let cached = |sha: &str| d2.path().join("files").join(sha).exists();
+    alice.fetch_file(&hashes[0]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    alice.fetch_file(&hashes[1]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    alice.fetch_file(&hashes[0]).await.unwrap(); // used again: now the newest
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    alice.fetch_file(&hashes[2]).await.unwrap();
+    assert!(cached(&hashes[0]) && cached(&hashes[2]));
+    assert!(
+        !cached(&hashes[1]),
+        "the least recently used file was evicted"
+    );
+    // Evicted is not lost: it comes back on demand, verified.
+    alice.fetch_file(&hashes[1]).await.unwrap();
+    assert!(cached(&hashes[1]));
+
+    // Offline, an own file waiting to be sent survives any limit.
+    let mut unsent = vec![0u8; 6 << 20];
+    rand::thread_rng().fill_bytes(&mut unsent);
+    let path = files.path().join("unsent.bin");
+    std::fs::write(&path, &unsent).unwrap();
+    alice.stop().await;
+    let sha = alice
+        .send_file(ws.order_a.id, &path, "")
+        .await
+        .unwrap()
+        .body
+        .attachment()
+        .unwrap()
+        .sha256
+        .clone();
+    alice.set_cache_limit(1).await.unwrap();
+    assert!(cached(&sha), "the unsent file is kept");
+    assert!(!cached(&hashes[0]) && !cached(&hashes[2]));
+    alice.start().await.unwrap();
+    settle(&[&alice], Duration::from_secs(60)).await;
+}

@@ -506,6 +506,7 @@ impl Engine {
             .await?;
         let message = self.send_from(conversation_id, body, from_folder).await?;
         self.inner.transfer_wake.notify_one();
+        crate::transfer::enforce_cache_limit(&self.inner, None).await?;
         Ok(Some(message))
     }
 
@@ -566,6 +567,16 @@ impl Engine {
     /// The bound folders, with the problem each has, if any.
     pub async fn watched_folders(&self) -> Result<Vec<crate::local::WatchedFolder>, EngineError> {
         self.inner.db.watched().await
+    }
+
+    /// Sets the file cache's size limit (kept in the profile). Least recently used files
+    /// are evicted beyond it; files waiting to be sent never are.
+    pub async fn set_cache_limit(&self, bytes: u64) -> Result<(), EngineError> {
+        self.inner
+            .db
+            .set("cache_limit_bytes", &bytes.to_string())
+            .await?;
+        crate::transfer::enforce_cache_limit(&self.inner, None).await
     }
 
     /// A cached preview of an image, if one exists: made when the image was sent from

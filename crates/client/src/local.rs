@@ -454,6 +454,53 @@ impl LocalDb {
         Ok(())
     }
 
+    /// Marks a cached file as just used (for least-recently-used eviction).
+    pub async fn touch_file(&self, sha256: &str) -> Result<(), EngineError> {
+        sqlx::query("UPDATE files SET last_used = ? WHERE sha256 = ?")
+            .bind(now_millis())
+            .bind(sha256)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Bytes held in the cache.
+    pub async fn cached_bytes(&self) -> Result<u64, EngineError> {
+        let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM files")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    /// Cached files that may be evicted, least recently used first: every file no
+    /// outbox entry carries (an own file waiting to be sent is never evicted).
+    pub async fn evictable_files(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT sha256, size FROM files f
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob = f.sha256)
+             ORDER BY last_used, sha256",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("sha256")?,
+                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// Forgets a cached file.
+    pub async fn remove_file(&self, sha256: &str) -> Result<(), EngineError> {
+        sqlx::query("DELETE FROM files WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     /// Whether the cache holds a verified copy of a file.
     pub async fn has_file(&self, sha256: &str) -> Result<bool, EngineError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM files WHERE sha256 = ?")

@@ -207,6 +207,7 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<(), Engin
 pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, EngineError> {
     let target = cached_path(inner.profile_dir(), sha256);
     if inner.db.has_file(sha256).await? && tokio::fs::try_exists(&target).await.unwrap_or(false) {
+        inner.db.touch_file(sha256).await?;
         return Ok(target);
     }
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -271,6 +272,7 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
         .map_err(|e| io_error("storing", &target, e))?;
     inner.db.add_file(sha256, size, false).await?;
     make_previews(inner.profile_dir(), sha256).await;
+    enforce_cache_limit(inner, Some(sha256)).await?;
     Ok(target)
 }
 
@@ -348,4 +350,50 @@ pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<(u32, 
         }
     }
     Some((previews.width, previews.height))
+}
+
+/// Default size limit of a profile's file cache.
+pub const DEFAULT_CACHE_LIMIT: u64 = 20 << 30;
+
+/// Evicts least-recently-used files (with their previews) until the cache is within its
+/// limit. Files waiting to be sent are never evicted, nor is `keep` (the file just
+/// fetched), so the cache may exceed its limit while they wait.
+pub(crate) async fn enforce_cache_limit(
+    inner: &Inner,
+    keep: Option<&str>,
+) -> Result<(), EngineError> {
+    let limit = inner
+        .db
+        .get("cache_limit_bytes")
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CACHE_LIMIT);
+    let mut total = inner.db.cached_bytes().await?;
+    if total <= limit {
+        return Ok(());
+    }
+    for (sha256, size) in inner.db.evictable_files().await? {
+        if total <= limit {
+            break;
+        }
+        if Some(sha256.as_str()) == keep {
+            continue;
+        }
+        let profile = inner.profile_dir();
+        for path in [
+            cached_path(profile, &sha256),
+            preview_path(profile, &sha256, PreviewSize::Chat),
+            preview_path(profile, &sha256, PreviewSize::Thumb),
+        ] {
+            match tokio::fs::remove_file(&path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_error("evicting", &path, e))
+                }
+                _ => {}
+            }
+        }
+        inner.db.remove_file(&sha256).await?;
+        total = total.saturating_sub(size);
+    }
+    Ok(())
 }
