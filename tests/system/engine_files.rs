@@ -446,3 +446,89 @@ async fn the_cache_evicts_least_recently_used_but_never_unsent_files() {
     alice.start().await.unwrap();
     settle(&[&alice], Duration::from_secs(60)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_can_be_paused_resumed_and_cancelled() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, files) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let file = |name: &str| {
+        let mut bytes = vec![0u8; 8 << 20];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let path = files.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        path
+    };
+    let paused = wang
+        .send_file(ws.order_a.id, &file("paused.psd"), "")
+        .await
+        .unwrap();
+    let other = wang
+        .send_file(ws.internal.id, &file("other.psd"), "")
+        .await
+        .unwrap();
+    let cancelled = wang
+        .send_file(ws.order_b.id, &file("mistake.psd"), "")
+        .await
+        .unwrap();
+    let sha = |m: &satchel_client::LocalMessage| m.body.attachment().unwrap().sha256.clone();
+    wang.pause_upload(&sha(&paused)).await.unwrap();
+    wang.pause_upload(&sha(&cancelled)).await.unwrap();
+    wang.cancel(&cancelled.txn_id).await.unwrap();
+    assert!(
+        wang.messages(ws.order_b.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "cancelled"
+    );
+    wang.start().await.unwrap();
+
+    // The other conversation's file goes out; the paused one waits.
+    let api = wang.api().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while api
+        .history(ws.internal.id, None, None, 10)
+        .await
+        .unwrap()
+        .messages
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the unpaused file never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        api.history(ws.order_a.id, None, None, 10)
+            .await
+            .unwrap()
+            .messages
+            .is_empty(),
+        "paused"
+    );
+    assert!(
+        api.history(ws.order_b.id, None, None, 10)
+            .await
+            .unwrap()
+            .messages
+            .is_empty(),
+        "cancelled"
+    );
+    assert_eq!(wang.local().outbox_len().await.unwrap(), 1);
+
+    wang.resume_upload(&sha(&paused)).await.unwrap();
+    settle(&[&wang], Duration::from_secs(60)).await;
+    let history = api
+        .history(ws.order_a.id, None, None, 10)
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].txn_id, paused.txn_id);
+    // A message the server already has cannot be cancelled.
+    assert!(wang.cancel(&other.txn_id).await.is_err());
+}

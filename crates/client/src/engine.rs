@@ -61,11 +61,14 @@ pub enum Change {
     },
     /// A watched folder was added, removed, or its error changed.
     WatchedFolders,
-    /// Progress of a file upload or download.
+    /// Progress of a file upload or download: bytes done of total, the current rate, and
+    /// the time left at that rate.
     Transfer {
         sha256: String,
         done: u64,
         total: u64,
+        bytes_per_sec: u64,
+        eta_ms: u64,
     },
 }
 
@@ -567,6 +570,31 @@ impl Engine {
     /// The bound folders, with the problem each has, if any.
     pub async fn watched_folders(&self) -> Result<Vec<crate::local::WatchedFolder>, EngineError> {
         self.inner.db.watched().await
+    }
+
+    /// Pauses the upload of a file (its messages stay queued and go out after
+    /// [`Engine::resume_upload`]).
+    pub async fn pause_upload(&self, sha256: &str) -> Result<(), EngineError> {
+        self.inner.db.set_paused(sha256, true).await?;
+        self.inner.emit(vec![Change::Outbox]);
+        Ok(())
+    }
+
+    /// Resumes a paused upload where it stopped.
+    pub async fn resume_upload(&self, sha256: &str) -> Result<(), EngineError> {
+        self.inner.db.set_paused(sha256, false).await?;
+        self.inner.transfer_wake.notify_one();
+        self.inner.emit(vec![Change::Outbox]);
+        Ok(())
+    }
+
+    /// Cancels a file message whose file is still uploading: the message leaves the
+    /// outbox and the timeline. A message already handed to the server cannot be
+    /// cancelled (recall it instead).
+    pub async fn cancel(&self, txn_id: &TxnId) -> Result<(), EngineError> {
+        let touched = self.inner.db.cancel_unsent_file(txn_id).await?;
+        self.inner.emit_touched(&touched);
+        Ok(())
     }
 
     /// Sets the file cache's size limit (kept in the profile). Least recently used files

@@ -510,10 +510,62 @@ impl LocalDb {
         Ok(found.is_some())
     }
 
+    /// Pauses or resumes the upload of a file.
+    pub async fn set_paused(&self, sha256: &str, paused: bool) -> Result<(), EngineError> {
+        let done = sqlx::query("UPDATE files SET paused = ? WHERE sha256 = ? AND uploaded = 0")
+            .bind(paused)
+            .bind(sha256)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(EngineError::NotFound("upload"));
+        }
+        Ok(())
+    }
+
+    /// Whether an upload should go on: not paused, and still carried by a queued message.
+    pub async fn upload_wanted(&self, sha256: &str) -> Result<bool, EngineError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM files WHERE sha256 = ?1 AND paused = 0
+               AND EXISTS (SELECT 1 FROM outbox WHERE blob = ?1 AND state = 'queued')",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Removes a queued file message whose file is not on the server yet (so its
+    /// `send` frame was never written).
+    pub async fn cancel_unsent_file(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let local_id: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM outbox WHERE txn_id = ? AND blob IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = outbox.blob AND f.uploaded = 1)
+             RETURNING local_id",
+        )
+        .bind(txn_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let local_id = local_id.ok_or(EngineError::NotFound("message still uploading"))?;
+        let conversation: i64 =
+            sqlx::query_scalar("DELETE FROM messages WHERE local_id = ? RETURNING conversation_id")
+                .bind(local_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let mut touched = Touched {
+            outbox: true,
+            ..Touched::default()
+        };
+        touched.message(ConversationId(conversation));
+        Ok(touched)
+    }
+
     /// Own files that queued messages carry and the server does not hold yet.
     pub async fn pending_uploads(&self) -> Result<Vec<(String, u64)>, EngineError> {
         let rows = sqlx::query(
-            "SELECT sha256, size FROM files WHERE uploaded = 0
+            "SELECT sha256, size FROM files WHERE uploaded = 0 AND paused = 0
                AND sha256 IN (SELECT blob FROM outbox WHERE state = 'queued')
              ORDER BY last_used",
         )

@@ -98,6 +98,16 @@ pub(crate) async fn import(profile: &Path, source: &Path) -> Result<Imported, En
 }
 
 /// The uploader task: uploads the files of queued messages, then wakes the sync task.
+/// Most files uploaded at the same time.
+pub const PARALLEL_UPLOADS: usize = 2;
+
+/// What became of one upload attempt.
+enum Attempt {
+    Done,
+    Refused,
+    Interrupted,
+}
+
 pub(crate) async fn run_uploader(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut failures = 0u32;
     loop {
@@ -117,49 +127,69 @@ pub(crate) async fn run_uploader(inner: Arc<Inner>, mut stop: watch::Receiver<bo
                 _ = stop.changed() => return,
             }
         }
-        for (sha256, size) in pending {
-            let result = tokio::select! {
-                r = upload(&inner, &sha256, size) => r,
+        // Up to PARALLEL_UPLOADS files at once, oldest first, so one huge design file
+        // does not hold up every photo behind it.
+        let attempts = futures_util::stream::iter(pending)
+            .map(|(sha256, size)| {
+                let inner = inner.clone();
+                async move { upload_and_record(&inner, &sha256, size).await }
+            })
+            .buffer_unordered(PARALLEL_UPLOADS)
+            .collect::<Vec<Attempt>>();
+        let attempts = tokio::select! {
+            a = attempts => a,
+            _ = stop.changed() => return,
+        };
+        if attempts.iter().any(|a| matches!(a, Attempt::Interrupted)) {
+            failures += 1;
+            let delay =
+                Duration::from_millis(250u64 << failures.min(7)).min(Duration::from_secs(30));
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = inner.transfer_wake.notified() => {}
                 _ = stop.changed() => return,
-            };
-            match result {
-                Ok(()) => {
-                    failures = 0;
-                    if let Err(error) = inner.db.mark_uploaded(&sha256).await {
-                        tracing::warn!(%error, "recording an upload failed");
-                    }
-                    inner.emit(vec![Change::Outbox]);
-                    inner.wake.notify_one();
-                }
-                Err(error) if error.retry_class() == RetryClass::Permanent => {
-                    tracing::warn!(%error, %sha256, "the server refused a file");
-                    match inner
-                        .db
-                        .fail_sends_with_blob(&sha256, &error.to_string())
-                        .await
-                    {
-                        Ok(touched) => inner.emit_touched(&touched),
-                        Err(e) => tracing::warn!(%e, "marking messages failed failed"),
-                    }
-                }
-                Err(error) => {
-                    failures += 1;
-                    let delay = Duration::from_millis(250u64 << failures.min(7))
-                        .min(Duration::from_secs(30));
-                    tracing::debug!(%error, ?delay, "upload interrupted; resuming later");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = stop.changed() => return,
-                    }
-                    break;
-                }
             }
+        } else {
+            failures = 0;
+        }
+    }
+}
+
+async fn upload_and_record(inner: &Arc<Inner>, sha256: &str, size: u64) -> Attempt {
+    match upload(inner, sha256, size).await {
+        Ok(true) => {
+            if let Err(error) = inner.db.mark_uploaded(sha256).await {
+                tracing::warn!(%error, "recording an upload failed");
+                return Attempt::Interrupted;
+            }
+            inner.emit(vec![Change::Outbox]);
+            inner.wake.notify_one();
+            Attempt::Done
+        }
+        // Paused or cancelled meanwhile: nothing to record.
+        Ok(false) => Attempt::Done,
+        Err(error) if error.retry_class() == RetryClass::Permanent => {
+            tracing::warn!(%error, %sha256, "the server refused a file");
+            match inner
+                .db
+                .fail_sends_with_blob(sha256, &error.to_string())
+                .await
+            {
+                Ok(touched) => inner.emit_touched(&touched),
+                Err(e) => tracing::warn!(%e, "marking messages failed failed"),
+            }
+            Attempt::Refused
+        }
+        Err(error) => {
+            tracing::debug!(%error, %sha256, "upload interrupted; resuming later");
+            Attempt::Interrupted
         }
     }
 }
 
 /// Uploads one cached file, resuming from wherever the server is.
-async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<(), EngineError> {
+/// `Ok(false)` when the upload was paused or its messages cancelled before it finished.
+async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<bool, EngineError> {
     let api = inner.api()?;
     let path = cached_path(inner.profile_dir(), sha256);
     let mut status = api.create_upload(sha256, size).await?;
@@ -167,7 +197,11 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<(), Engin
         .await
         .map_err(|e| io_error("opening", &path, e))?;
     let mut buf = vec![0u8; CHUNK_BYTES];
+    let started = (std::time::Instant::now(), status.offset);
     while !status.complete {
+        if !inner.db.upload_wanted(sha256).await? {
+            return Ok(false);
+        }
         let len =
             usize::try_from((size - status.offset).min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
         file.seek(std::io::SeekFrom::Start(status.offset))
@@ -193,13 +227,31 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<(), Engin
             }
             Err(e) => return Err(e),
         };
-        inner.emit(vec![Change::Transfer {
-            sha256: sha256.to_owned(),
-            done: status.offset,
-            total: size,
-        }]);
+        inner.emit(vec![progress(sha256, status.offset, size, started)]);
     }
-    Ok(())
+    Ok(true)
+}
+
+/// A progress event with the rate since `started` and the time left at that rate.
+fn progress(sha256: &str, done: u64, total: u64, started: (std::time::Instant, u64)) -> Change {
+    let secs = started.0.elapsed().as_secs_f64();
+    let rate = if secs > 0.0 {
+        (done.saturating_sub(started.1) as f64 / secs) as u64
+    } else {
+        0
+    };
+    let eta_ms = if rate > 0 {
+        total.saturating_sub(done).saturating_mul(1000) / rate
+    } else {
+        0
+    };
+    Change::Transfer {
+        sha256: sha256.to_owned(),
+        done,
+        total,
+        bytes_per_sec: rate,
+        eta_ms,
+    }
 }
 
 /// Downloads a file into the cache (resuming a partial download), verifies its hash,
@@ -243,6 +295,7 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
     } else {
         0
     };
+    let started = (std::time::Instant::now(), done);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(EngineError::Network)?;
@@ -250,11 +303,7 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
             .await
             .map_err(|e| io_error("writing", &part, e))?;
         done += chunk.len() as u64;
-        inner.emit(vec![Change::Transfer {
-            sha256: sha256.to_owned(),
-            done,
-            total: total.unwrap_or(done),
-        }]);
+        inner.emit(vec![progress(sha256, done, total.unwrap_or(done), started)]);
     }
     file.sync_all()
         .await
