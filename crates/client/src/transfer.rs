@@ -240,11 +240,11 @@ fn progress(sha256: &str, done: u64, total: u64, started: (std::time::Instant, u
     } else {
         0
     };
-    let eta_ms = if rate > 0 {
-        total.saturating_sub(done).saturating_mul(1000) / rate
-    } else {
-        0
-    };
+    let eta_ms = total
+        .saturating_sub(done)
+        .saturating_mul(1000)
+        .checked_div(rate)
+        .unwrap_or(0);
     Change::Transfer {
         sha256: sha256.to_owned(),
         done,
