@@ -77,12 +77,45 @@ fn status_of(u: &Upload) -> UploadStatus {
     }
 }
 
-/// One lock per upload id, so two chunks for the same upload never interleave.
+/// The SHA-256 of an upload's bytes so far, kept while the upload is in progress so
+/// the final verification needs no second pass over the file. Lost on restart; the
+/// final step then re-reads the staged file.
+#[derive(Clone)]
+pub struct RunningHash {
+    offset: u64,
+    hasher: Sha256,
+    head: Vec<u8>,
+}
+
+impl RunningHash {
+    /// The state after `chunk` at `offset`, if it continues `previous` (or starts the file).
+    fn advanced(previous: Option<RunningHash>, offset: u64, chunk: &[u8]) -> Option<RunningHash> {
+        let mut running = match previous {
+            Some(r) if r.offset == offset => r,
+            _ if offset == 0 => RunningHash {
+                offset: 0,
+                hasher: Sha256::new(),
+                head: Vec::new(),
+            },
+            _ => return None,
+        };
+        running.hasher.update(chunk);
+        if running.head.len() < 8192 {
+            let take = chunk.len().min(8192 - running.head.len());
+            running.head.extend_from_slice(&chunk[..take]);
+        }
+        running.offset += chunk.len() as u64;
+        Some(running)
+    }
+}
+
+/// One lock per upload id, so two chunks for the same upload never interleave; it
+/// guards the upload's running hash.
 #[derive(Default)]
-pub struct UploadLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub struct UploadLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RunningHash>>>>>);
 
 impl UploadLocks {
-    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<RunningHash>>> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_owned()).or_default().clone()
     }
@@ -125,8 +158,8 @@ async fn create(
         .await?;
     if !upload.complete && upload.size == 0 {
         let lock = state.upload_locks.get(&upload.id);
-        let _guard = lock.lock().await;
-        return Ok(Json(finish(&state, upload).await?));
+        let _running = lock.lock().await;
+        return Ok(Json(finish(&state, upload, None).await?));
     }
     Ok(Json(status_of(&upload)))
 }
@@ -174,7 +207,7 @@ async fn append(
         })?;
 
     let lock = state.upload_locks.get(&id);
-    let _guard = lock.lock().await;
+    let mut running = lock.lock().await;
     let upload = state
         .store
         .upload(authed.session.member.id, &id)
@@ -189,7 +222,17 @@ async fn append(
             format!("the upload is at offset {}, not {offset}", upload.offset),
         ));
     }
-    if hex::encode(Sha256::digest(&body)) != checksum {
+    // Hash the chunk for its checksum and advance the file's running hash in one
+    // blocking task, off the async threads.
+    let previous = running.clone();
+    let (sum, advanced, body) = tokio::task::spawn_blocking(move || {
+        let sum = hex::encode(Sha256::digest(&body));
+        let advanced = RunningHash::advanced(previous, offset, &body);
+        (sum, advanced, body)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    if sum != checksum {
         return Err(ApiError::new(
             ErrorCode::ChecksumMismatch,
             "the chunk does not match its checksum; resend it",
@@ -208,6 +251,7 @@ async fn append(
     state.blobs.append(&id, offset, &body).await?;
     let now = clock::now_millis();
     state.store.set_upload_offset(&id, end, expiry(now)).await?;
+    *running = advanced;
     let upload = Upload {
         offset: end,
         expires_at: expiry(now),
@@ -216,12 +260,24 @@ async fn append(
     if end < upload.size {
         return Ok(Json(status_of(&upload)));
     }
-    Ok(Json(finish(&state, upload).await?))
+    Ok(Json(finish(&state, upload, running.take()).await?))
 }
 
 /// All bytes are in: verify the whole file, then make it a blob (or discard it).
-async fn finish(state: &AppState, upload: Upload) -> Result<UploadStatus, ApiError> {
-    let digest = state.blobs.digest(&upload.id).await?;
+async fn finish(
+    state: &AppState,
+    upload: Upload,
+    running: Option<RunningHash>,
+) -> Result<UploadStatus, ApiError> {
+    let digest = match running {
+        Some(r) if r.offset == upload.size => crate::blobs::StagedDigest {
+            sha256: hex::encode(r.hasher.finalize()),
+            len: r.offset,
+            head: r.head,
+        },
+        // The server restarted during the upload: hash what is on disk.
+        _ => state.blobs.digest(&upload.id).await?,
+    };
     if digest.sha256 != upload.sha256 || digest.len != upload.size {
         state.blobs.discard(&upload.id).await?;
         state.store.delete_upload(&upload.id).await?;
