@@ -364,9 +364,10 @@ async fn a_big_transfer_survives_cuts_and_server_kills_resending_little() {
     };
     let received = proxy.bytes_down() - down_before;
     assert!(attempts > 1, "the download was interrupted");
+    // A reset drops what sat in the socket buffers, so that much is fetched again.
     assert!(
-        received <= size as u64 + attempts * (1 << 20) + overhead,
-        "received {received} for {size}"
+        received <= size as u64 + attempts * CHUNK_BYTES as u64 + overhead,
+        "received {received} for {size} in {attempts} attempts"
     );
     assert_eq!(
         hex::encode(Sha256::digest(std::fs::read(cached).unwrap())),

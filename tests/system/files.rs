@@ -299,6 +299,21 @@ async fn bad_chunks_are_refused_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::ChecksumMismatch);
+    // A flipped byte under a CRC-32 checksum, the cheap one the engine uses.
+    let r = wang
+        .http
+        .patch(format!("{}/uploads/{}", wang.base, up.upload_id))
+        .bearer_auth(&wang.token)
+        .header("Upload-Offset", a.len().to_string())
+        .header("Upload-Checksum", format!("crc32 {:08x}", crc32(b)))
+        .body(flipped.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        decode::<UploadStatus>(r).await.unwrap_err().1.code,
+        ErrorCode::ChecksumMismatch
+    );
     // Past the declared size.
     let mut longer = b.to_vec();
     longer.extend_from_slice(b"extra");
@@ -547,4 +562,19 @@ async fn abandoned_uploads_expire_and_free_their_space() {
         wang.status(&up.upload_id).await.unwrap_err().1.code,
         ErrorCode::NotFound
     );
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

@@ -251,13 +251,12 @@ impl ApiClient {
         offset: u64,
         chunk: bytes::Bytes,
     ) -> Result<UploadStatus, EngineError> {
-        use sha2::Digest;
-        let checksum = hex::encode(sha2::Sha256::digest(&chunk));
+        let checksum = format!("{:08x}", crc32fast::hash(&chunk));
         let mut request = self
             .http
             .patch(format!("{}/api/v1/uploads/{id}", self.base))
             .header("Upload-Offset", offset.to_string())
-            .header("Upload-Checksum", format!("sha256 {checksum}"))
+            .header("Upload-Checksum", format!("crc32 {checksum}"))
             .header("Content-Type", "application/offset+octet-stream")
             .body(chunk);
         if let Some(token) = &self.token {
