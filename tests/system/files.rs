@@ -8,6 +8,8 @@ use satchel_protocol::*;
 use satchel_test_support::{TestServer, Workspace, PASSWORD};
 use sha2::{Digest, Sha256};
 
+use crate::support::crc32;
+
 const CHUNK: usize = 4 * 1024 * 1024;
 
 fn sha(bytes: &[u8]) -> String {
@@ -562,19 +564,4 @@ async fn abandoned_uploads_expire_and_free_their_space() {
         wang.status(&up.upload_id).await.unwrap_err().1.code,
         ErrorCode::NotFound
     );
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

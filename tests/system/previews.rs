@@ -4,6 +4,8 @@
 use image::{Rgb, RgbImage};
 use satchel_client::preview::{self, PreviewError, CHAT_EDGE, THUMB_EDGE};
 
+use crate::support::crc32;
+
 /// A JPEG of `w`×`h` whose top-left quarter is red and the rest blue.
 fn marked_jpeg(w: u32, h: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
@@ -168,19 +170,4 @@ fn adler32(bytes: &[u8]) -> u32 {
         b = (b + a) % 65521;
     }
     (b << 16) | a
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -175,3 +175,19 @@ pub async fn converged(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// CRC-32 (IEEE), written out so tests do not trust the code under test for it.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

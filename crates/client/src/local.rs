@@ -482,14 +482,7 @@ impl LocalDb {
         )
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("sha256")?,
-                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
-                ))
-            })
-            .collect()
+        rows.iter().map(hash_and_size).collect()
     }
 
     /// Forgets a cached file.
@@ -571,14 +564,7 @@ impl LocalDb {
         )
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("sha256")?,
-                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
-                ))
-            })
-            .collect()
+        rows.iter().map(hash_and_size).collect()
     }
 
     /// Records that the server holds a file, verified.
@@ -1094,6 +1080,14 @@ async fn message_by_local_id(
     .fetch_one(&mut *conn)
     .await?;
     message_from_row(&row)
+}
+
+/// A `(sha256, size)` row of the `files` table.
+fn hash_and_size(row: &SqliteRow) -> Result<(String, u64), EngineError> {
+    Ok((
+        row.try_get("sha256")?,
+        u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
+    ))
 }
 
 /// Marks the own message with `txn_id` confirmed and removes its outbox row. Returns
