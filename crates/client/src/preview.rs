@@ -57,7 +57,8 @@ pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
         Some(result) => result?,
         None => decode_generic(bytes)?,
     };
-    let mut image = image;
+    // Shrink before turning upright: rotating the smaller image is cheaper.
+    let mut image = shrink(&image, CHAT_EDGE);
     image.apply_orientation(orientation);
     let (width, height) = if orientation_swaps(orientation) {
         (full_height, full_width)
