@@ -298,17 +298,36 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
     let started = (std::time::Instant::now(), done);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(EngineError::Network)?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| io_error("writing", &part, e))?;
-        done += chunk.len() as u64;
+        let written = match chunk {
+            Ok(chunk) => file
+                .write_all(&chunk)
+                .await
+                .map(|()| chunk.len())
+                .map_err(|e| io_error("writing", &part, e)),
+            Err(e) => Err(EngineError::Network(e)),
+        };
+        match written {
+            Ok(n) => done += n as u64,
+            Err(e) => {
+                // tokio finishes a file write in the background; wait for it, or the
+                // next attempt would measure the partial file before the last bytes land
+                // and resume from the wrong offset.
+                let _ = file.flush().await;
+                return Err(e);
+            }
+        }
         inner.emit(vec![progress(sha256, done, total.unwrap_or(done), started)]);
     }
     file.sync_all()
         .await
         .map_err(|e| io_error("syncing", &part, e))?;
     drop(file);
+    if total.is_some_and(|t| done < t) {
+        // The connection ended early without an error: keep what arrived and resume.
+        return Err(EngineError::File(format!(
+            "download of {sha256} ended at {done} bytes; it resumes on the next try"
+        )));
+    }
     let (actual, size) = hash_file(&part).await?;
     if actual != sha256 {
         let _ = tokio::fs::remove_file(&part).await;
