@@ -531,28 +531,14 @@ impl LocalDb {
     /// Removes a queued file message whose file is not on the server yet (so its
     /// `send` frame was never written).
     pub async fn cancel_unsent_file(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
-        let mut tx = self.writer.begin().await?;
-        let local_id: Option<i64> = sqlx::query_scalar(
+        self.remove_unsent(
+            txn_id,
             "DELETE FROM outbox WHERE txn_id = ? AND blob IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = outbox.blob AND f.uploaded = 1)
              RETURNING local_id",
+            "message still uploading",
         )
-        .bind(txn_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let local_id = local_id.ok_or(EngineError::NotFound("message still uploading"))?;
-        let conversation: i64 =
-            sqlx::query_scalar("DELETE FROM messages WHERE local_id = ? RETURNING conversation_id")
-                .bind(local_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        let mut touched = Touched {
-            outbox: true,
-            ..Touched::default()
-        };
-        touched.message(ConversationId(conversation));
-        Ok(touched)
+        .await
     }
 
     /// Own files that queued messages carry and the server does not hold yet.
@@ -694,14 +680,29 @@ impl LocalDb {
 
     /// Drops a failed message and its outbox entry.
     pub async fn discard_send(&self, txn_id: &TxnId) -> Result<Touched, EngineError> {
-        let mut tx = self.writer.begin().await?;
-        let local_id: Option<i64> = sqlx::query_scalar(
+        self.remove_unsent(
+            txn_id,
             "DELETE FROM outbox WHERE txn_id = ? AND state = 'failed' RETURNING local_id",
+            "failed message",
         )
-        .bind(txn_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let local_id = local_id.ok_or(EngineError::NotFound("failed message"))?;
+        .await
+    }
+
+    /// Removes an own message and its outbox row in one transaction. `delete_outbox`
+    /// deletes the row only if the message may be removed, returning its `local_id`;
+    /// otherwise nothing changes and `NotFound(what)` is returned.
+    async fn remove_unsent(
+        &self,
+        txn_id: &TxnId,
+        delete_outbox: &str,
+        what: &'static str,
+    ) -> Result<Touched, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let local_id: Option<i64> = sqlx::query_scalar(delete_outbox)
+            .bind(txn_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let local_id = local_id.ok_or(EngineError::NotFound(what))?;
         let conversation: i64 =
             sqlx::query_scalar("DELETE FROM messages WHERE local_id = ? RETURNING conversation_id")
                 .bind(local_id)
