@@ -94,6 +94,7 @@ fn send_frame(conversation: ConversationId, txn: String, text: String) -> WsMess
             body: MessageBody::Text {
                 text,
                 reply_to: None,
+                needs_confirmation: false,
             },
         })
         .into(),

@@ -15,6 +15,7 @@ fn text(t: &str) -> MessageBody {
     MessageBody::Text {
         text: t.into(),
         reply_to: None,
+        needs_confirmation: false,
     }
 }
 

@@ -16,6 +16,7 @@ fn text(t: &str) -> MessageBody {
     MessageBody::Text {
         text: t.into(),
         reply_to: None,
+        needs_confirmation: false,
     }
 }
 
@@ -114,6 +115,7 @@ async fn malformed_frames_are_answered_and_the_connection_survives() {
             body: MessageBody::Text {
                 text: "re".into(),
                 reply_to: Some(MessageId(987_654)),
+                needs_confirmation: false,
             },
         })
         .await;

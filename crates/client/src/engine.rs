@@ -18,6 +18,7 @@ use crate::token::{FileTokenStore, TokenStore};
 
 /// The signed-in account of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
     pub server_url: String,
     pub member: Member,
@@ -27,6 +28,7 @@ pub struct Account {
 /// The live connection as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ConnectionState {
     /// Not started, or stopped.
     Idle,
@@ -38,6 +40,7 @@ pub enum ConnectionState {
     /// Disconnected; the next attempt is in `retry_in_ms`.
     Offline {
         reason: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         retry_in_ms: u64,
     },
     /// The server no longer accepts the session; sign in again.
@@ -47,6 +50,7 @@ pub enum ConnectionState {
 /// Something the UI should re-read. Emitted in batches after each local commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Change {
     Conversations,
     Messages {
@@ -65,9 +69,13 @@ pub enum Change {
     /// the time left at that rate.
     Transfer {
         sha256: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         done: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         total: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         bytes_per_sec: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         eta_ms: u64,
     },
 }
@@ -369,6 +377,7 @@ impl Engine {
             MessageBody::Text {
                 text: text.to_owned(),
                 reply_to,
+                needs_confirmation: false,
             },
         )
         .await
@@ -616,6 +625,12 @@ impl Engine {
     ) -> Option<PathBuf> {
         let path = crate::transfer::preview_path(&self.inner.profile_dir, sha256, size);
         path.exists().then_some(path)
+    }
+
+    /// The attachment with this hash if a message this profile can see carries it.
+    /// Callers serving files to a UI check this first, so a hash alone opens nothing.
+    pub async fn attachment(&self, sha256: &str) -> Result<Option<AttachmentRef>, EngineError> {
+        self.inner.db.attachment(sha256).await
     }
 
     /// "Save as": writes the original bytes of a file to `destination`.

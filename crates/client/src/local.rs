@@ -25,6 +25,7 @@ use crate::error::EngineError;
 /// Where an own message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SendState {
     /// In the outbox, not yet acknowledged.
     Pending,
@@ -47,8 +48,10 @@ impl SendState {
 
 /// A message as the UI shows it: confirmed, or an own message still on its way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LocalMessage {
     /// Stable local id; also orders pending messages after confirmed ones.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub local_id: i64,
     pub id: Option<MessageId>,
     pub conversation_id: ConversationId,
@@ -56,7 +59,9 @@ pub struct LocalMessage {
     pub sender_id: MemberId,
     pub txn_id: TxnId,
     pub body: MessageBody,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_at: UnixMillis,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub sent_at: Option<UnixMillis>,
     pub state: SendState,
     /// Why a failed message was refused.
@@ -65,6 +70,7 @@ pub struct LocalMessage {
 
 /// A folder whose new files are sent to a conversation automatically.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WatchedFolder {
     pub path: String,
     pub conversation_id: ConversationId,
@@ -74,9 +80,11 @@ pub struct WatchedFolder {
 
 /// A conversation with what a list row needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConversationSummary {
     pub conversation: Conversation,
     /// Messages from others above this profile's read position.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub unread: i64,
     pub last_message: Option<LocalMessage>,
 }
@@ -925,6 +933,23 @@ impl LocalDb {
             .collect::<Result<Vec<_>, _>>()?;
         page.reverse();
         Ok(page)
+    }
+
+    /// The attachment with this hash, as carried by a message this profile holds (its
+    /// own or one it received). `None` means no visible message carries it, so nothing
+    /// may be shown or fetched for it.
+    pub async fn attachment(&self, sha256: &str) -> Result<Option<AttachmentRef>, EngineError> {
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM messages
+             WHERE json_extract(body, '$.attachment.sha256') = ? LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(body) = body else { return Ok(None) };
+        let body: MessageBody =
+            serde_json::from_str(&body).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        Ok(body.attachment().cloned())
     }
 
     /// Confirmed messages of a conversation, ascending by seq (for tests and export).

@@ -7,6 +7,7 @@ use crate::UnixMillis;
 
 /// The workspace a server hosts: one factory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Workspace {
     pub name: String,
 }
@@ -15,6 +16,7 @@ pub struct Workspace {
 /// see only conversations of their own organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Role {
     Admin,
     Staff,
@@ -49,6 +51,7 @@ impl Role {
 
 /// A customer organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Organisation {
     pub id: OrgId,
     pub name: String,
@@ -56,6 +59,7 @@ pub struct Organisation {
 
 /// A person with an account. Customers always have an `org_id`; staff never do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Member {
     pub id: MemberId,
     pub username: String,
@@ -67,6 +71,7 @@ pub struct Member {
 /// What a conversation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ConversationKind {
     /// The conversation of one order, with one customer organisation.
     Order,
@@ -100,6 +105,7 @@ impl ConversationKind {
 /// An order's stage. Orders move forward through these gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Stage {
     Inquiry,
     Sample,
@@ -114,6 +120,7 @@ pub enum Stage {
 /// Invariant kept by the server: every customer member belongs to `org_id`, so a
 /// customer can never be placed in another organisation's conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Conversation {
     pub id: ConversationId,
     pub kind: ConversationKind,
@@ -125,14 +132,17 @@ pub struct Conversation {
     pub members: Vec<MemberId>,
     /// Sequence number of the newest message (0 when empty).
     pub last_seq: Seq,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_at: UnixMillis,
 }
 
 /// A file attached to a message. The bytes are stored once, addressed by `sha256`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AttachmentRef {
     /// Lower-case hex SHA-256 of the original bytes.
     pub sha256: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
     /// MIME type sniffed from the bytes, not taken from the name.
     pub mime: String,
@@ -145,6 +155,7 @@ pub struct AttachmentRef {
 /// A region of an image in normalised coordinates (0.0–1.0 of width and height), so an
 /// annotation survives any display size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Region {
     pub x: f32,
     pub y: f32,
@@ -156,11 +167,17 @@ pub struct Region {
 /// the original; the original is never changed or removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum MessageBody {
     Text {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         reply_to: Option<MessageId>,
+        /// The sender wants to know when each recipient has read it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        needs_confirmation: bool,
     },
     Edit {
         target: MessageId,
@@ -287,6 +304,7 @@ impl MessageBody {
 
 /// A message as stored by the server: immutable once acknowledged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -298,6 +316,7 @@ pub struct Message {
     pub txn_id: TxnId,
     pub body: MessageBody,
     /// Server time at which the message became durable.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub sent_at: UnixMillis,
 }
 
@@ -305,11 +324,13 @@ pub struct Message {
 /// `read_up_to <= delivered_up_to` is not assumed: a client may report reading
 /// without having separately reported delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Receipt {
     pub conversation_id: ConversationId,
     pub member_id: MemberId,
     pub delivered_up_to: Seq,
     pub read_up_to: Seq,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub updated_at: UnixMillis,
 }
 

@@ -1,5 +1,7 @@
 //! Typed identifiers. Numeric ids are assigned by the server; [`DeviceId`] and
-//! [`TxnId`] are chosen by clients and checked by [`crate::validate`].
+//! [`TxnId`] are chosen by clients and checked by [`crate::validate`]. serde writes a
+//! newtype as its bare inner value (`42`, `"abc"`), so ids look like plain numbers and
+//! strings on the wire.
 
 use std::fmt;
 
@@ -9,8 +11,8 @@ macro_rules! numeric_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        pub struct $name(#[cfg_attr(feature = "ts", ts(type = "number"))] pub i64);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,7 +53,7 @@ macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub struct $name(pub String);
 
         impl $name {

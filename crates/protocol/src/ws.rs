@@ -255,6 +255,7 @@ mod tests {
             body: MessageBody::Text {
                 text: "五金用铜的".into(),
                 reply_to: None,
+                needs_confirmation: false,
             },
         };
         let text = encode(frame.clone());

@@ -4,8 +4,11 @@
 
 use satchel_protocol::*;
 
+use sha2::{Digest, Sha256};
+
 use crate::auth;
-use crate::store::{NewMember, Outcome, StoreError, Write};
+use crate::blobs::BlobError;
+use crate::store::{BlobInfo, NewMember, Outcome, StoreError, Upload, Write};
 use crate::AppState;
 
 /// The password of every demo account.
@@ -20,7 +23,25 @@ pub enum DemoError {
     Hash(#[from] auth::AuthError),
     #[error("writing the demo conversation failed: {0}")]
     Commit(#[from] crate::committer::CommitError),
+    #[error("storing a demo photo failed: {0}")]
+    Blob(#[from] BlobError),
+    #[error("encoding a demo photo failed: {0}")]
+    Encode(String),
 }
+
+/// A full-resolution sample photo posted into an order's conversation after one of its
+/// lines: (order index, after line, speaker, file name, leather colour as RGB).
+type Photo = (usize, usize, usize, &'static str, [u8; 3]);
+
+const PHOTOS: [Photo; 4] = [
+    (1, 0, 1, "BP-007 样品v2 正面 front.jpg", [122, 78, 46]),
+    (1, 0, 1, "BP-007 样品v2 侧袋 side pocket.jpg", [104, 66, 40]),
+    (1, 2, 2, "BP-007 自然光复拍 daylight.jpg", [138, 92, 58]),
+    (2, 2, 2, "WL-112 QC 抽检 车线.jpg", [150, 28, 44]),
+];
+
+/// Demo photos are 12 megapixels, like a phone camera's.
+const PHOTO_SIZE: (u32, u32) = (4000, 3000);
 
 struct Person {
     username: &'static str,
@@ -205,9 +226,32 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
                     body: MessageBody::Text {
                         text: (*text).into(),
                         reply_to: None,
+                        needs_confirmation: false,
                     },
                 })
                 .await?;
+            let order = ORDERS.iter().position(|o| o.0 == number).unwrap_or(0);
+            for (p, (_, _, photographer, name, colour)) in PHOTOS
+                .iter()
+                .enumerate()
+                .filter(|(_, ph)| ph.0 == order && ph.1 == i)
+            {
+                let attachment =
+                    store_photo(state, members[*photographer].id, name, *colour).await?;
+                state
+                    .committer
+                    .commit(Write::Send {
+                        sender: members[*photographer].id,
+                        device: DeviceId("demo-seed-device".into()),
+                        conversation_id: conversation.id,
+                        txn_id: TxnId(format!("demo-{number}-photo-{p}")),
+                        body: MessageBody::Image {
+                            attachment,
+                            caption: String::new(),
+                        },
+                    })
+                    .await?;
+            }
         }
     }
     state
@@ -222,4 +266,98 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
         })
         .await?;
     Ok(true)
+}
+
+/// Renders a leather-swatch photo, stores it as a verified blob uploaded by `member`,
+/// and returns the attachment that references it.
+async fn store_photo(
+    state: &AppState,
+    member: MemberId,
+    name: &str,
+    colour: [u8; 3],
+) -> Result<AttachmentRef, DemoError> {
+    let jpeg = tokio::task::spawn_blocking(move || render_swatch(colour))
+        .await
+        .map_err(|e| DemoError::Encode(e.to_string()))??;
+    let sha256 = hex::encode(Sha256::digest(&jpeg));
+    let size = jpeg.len() as u64;
+    let upload = state
+        .store
+        .create_upload(
+            Upload {
+                id: auth::new_hex_id(),
+                member_id: member,
+                sha256: sha256.clone(),
+                size,
+                offset: 0,
+                expires_at: crate::clock::now_millis() + 3_600_000,
+                complete: false,
+            },
+            u64::MAX,
+        )
+        .await?;
+    if !upload.complete {
+        state.blobs.append(&upload.id, 0, &jpeg).await?;
+        state.blobs.commit(&upload.id, &sha256).await?;
+        let blob = BlobInfo {
+            sha256: sha256.clone(),
+            size,
+            mime: "image/jpeg".into(),
+        };
+        state
+            .store
+            .complete_upload(&upload.id, &blob, crate::clock::now_millis())
+            .await?;
+    }
+    Ok(AttachmentRef {
+        sha256,
+        size,
+        mime: "image/jpeg".into(),
+        name: name.into(),
+        width: Some(PHOTO_SIZE.0),
+        height: Some(PHOTO_SIZE.1),
+    })
+}
+
+/// A 12 MP JPEG of grained leather with a stitched seam: enough fine detail that a
+/// compressed copy would visibly differ from the original.
+fn render_swatch(colour: [u8; 3]) -> Result<Vec<u8>, DemoError> {
+    let (w, h) = PHOTO_SIZE;
+    let seam = h / 3;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    for (row, line) in pixels.chunks_exact_mut((w * 3) as usize).enumerate() {
+        let y = row as u32;
+        for (x, px) in line.chunks_exact_mut(3).enumerate() {
+            let x = x as u32;
+            // Grain: hashed noise at two scales, plus soft light from the top left.
+            let fine = hash(x, y) % 23;
+            let coarse = hash(x / 9, y / 9) % 31;
+            let light = 40 - ((x + y) * 40 / (w + h)) as i32;
+            let mut shade = fine as i32 + coarse as i32 + light - 45;
+            // The seam: dashes of pale thread 6 px thick every 40 px.
+            let on_seam = y.abs_diff(seam) < 3 && x % 40 < 26;
+            if on_seam {
+                shade = 0;
+            }
+            for (c, base) in px.iter_mut().zip(colour) {
+                *c = if on_seam {
+                    228
+                } else {
+                    (base as i32 + shade).clamp(0, 255) as u8
+                };
+            }
+        }
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 88)
+        .encode(&pixels, w, h, image::ExtendedColorType::Rgb8)
+        .map_err(|e| DemoError::Encode(e.to_string()))?;
+    Ok(jpeg)
+}
+
+fn hash(x: u32, y: u32) -> u32 {
+    let mut v = x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77);
+    v ^= v >> 15;
+    v = v.wrapping_mul(0x2C1B_3C6D);
+    v ^ (v >> 12)
 }

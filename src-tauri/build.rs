@@ -1,0 +1,37 @@
+//! Declares the app's commands so capability files can allow them one by one (a command
+//! not allowed for a window cannot be invoked from it).
+
+const COMMANDS: &[&str] = &[
+    "bootstrap",
+    "sign_in",
+    "host_workspace",
+    "sign_out",
+    "conversations",
+    "messages",
+    "receipts",
+    "members",
+    "open_conversation",
+    "send_text",
+    "edit_message",
+    "recall_message",
+    "send_dropped",
+    "pick_and_send_files",
+    "send_pasted",
+    "mark_read",
+    "retry_message",
+    "discard_message",
+    "cancel_upload",
+    "pause_upload",
+    "resume_upload",
+    "fetch_original",
+    "save_attachment",
+    "focus_window",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

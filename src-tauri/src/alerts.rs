@@ -1,0 +1,243 @@
+//! Desktop notifications. Two kinds:
+//!
+//! - **New messages** from others, unless the window has focus and shows that
+//!   conversation. A burst becomes one notification per conversation ("3 条新消息").
+//! - **Read**: a message its sender marked *needs confirmation* was read by a recipient.
+//!
+//! What has been notified is kept in the profile, so a restart neither repeats old
+//! notifications nor loses ones that happened while the app was closed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use satchel_client::{Change, Engine, LocalMessage};
+use satchel_protocol::{ConversationId, MemberId, MessageBody, Seq};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::shell::Shell;
+
+const NOTIFIED_KEY: &str = "desktop.notified_up_to";
+const READ_ALERTS_KEY: &str = "desktop.read_alerts";
+/// Read alerts remembered (oldest forgotten first).
+const READ_ALERTS_KEPT: usize = 5000;
+
+struct Alerts {
+    /// Per conversation, the newest seq already notified.
+    notified: HashMap<ConversationId, Seq>,
+    /// `(message id, reader)` pairs already announced as read.
+    read_alerts: BTreeSet<(i64, i64)>,
+}
+
+pub async fn run<R: Runtime>(app: AppHandle<R>, engine: Engine) {
+    let mut changes = engine.subscribe();
+    let mut alerts = Alerts::load(&engine).await;
+    loop {
+        let batch = match changes.recv().await {
+            Ok(batch) => batch,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(me) = engine.account().map(|a| a.member.id) else {
+            continue;
+        };
+        for change in batch.iter() {
+            let result = match change {
+                Change::Messages { conversation_id } => {
+                    alerts
+                        .new_messages(&app, &engine, me, *conversation_id)
+                        .await
+                }
+                Change::Receipts { conversation_id } => {
+                    alerts.reads(&app, &engine, me, *conversation_id).await
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "preparing a notification failed");
+            }
+        }
+    }
+}
+
+impl Alerts {
+    async fn load(engine: &Engine) -> Alerts {
+        let get = |key| async move { engine.local().get(key).await.ok().flatten() };
+        let notified: HashMap<i64, i64> = get(NOTIFIED_KEY)
+            .await
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        let read_alerts: Vec<(i64, i64)> = get(READ_ALERTS_KEY)
+            .await
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        Alerts {
+            notified: notified
+                .into_iter()
+                .map(|(c, s)| (ConversationId(c), Seq(s)))
+                .collect(),
+            read_alerts: read_alerts.into_iter().collect(),
+        }
+    }
+
+    async fn save(&self, engine: &Engine) -> Result<(), satchel_client::EngineError> {
+        let notified: HashMap<i64, i64> = self.notified.iter().map(|(c, s)| (c.0, s.0)).collect();
+        let json = serde_json::to_string(&notified).unwrap_or_default();
+        engine.local().set(NOTIFIED_KEY, &json).await?;
+        let kept: Vec<&(i64, i64)> = self
+            .read_alerts
+            .iter()
+            .rev()
+            .take(READ_ALERTS_KEPT)
+            .collect();
+        let json = serde_json::to_string(&kept).unwrap_or_default();
+        engine.local().set(READ_ALERTS_KEY, &json).await
+    }
+
+    async fn new_messages<R: Runtime>(
+        &mut self,
+        app: &AppHandle<R>,
+        engine: &Engine,
+        me: MemberId,
+        conversation: ConversationId,
+    ) -> Result<(), satchel_client::EngineError> {
+        let read = engine.local().my_read_up_to(conversation).await?;
+        let notified = self.notified.get(&conversation).copied().unwrap_or(Seq(0));
+        let baseline = read.max(notified);
+        let fresh: Vec<LocalMessage> = engine
+            .messages(conversation, None, 50)
+            .await?
+            .into_iter()
+            .filter(|m| m.sender_id != me && m.seq.is_some_and(|s| s > baseline))
+            .filter(|m| {
+                !matches!(
+                    m.body,
+                    MessageBody::Edit { .. } | MessageBody::Recall { .. }
+                )
+            })
+            .collect();
+        let Some(newest) = fresh.last() else {
+            return Ok(());
+        };
+        self.notified
+            .insert(conversation, newest.seq.unwrap_or(baseline));
+        self.save(engine).await?;
+        let shell = app.try_state::<Shell>();
+        if crate::window_focused(app) && shell.is_some_and(|s| s.active() == Some(conversation)) {
+            return Ok(());
+        }
+        let title = conversation_title(engine, conversation).await;
+        let sender = member_name(engine, newest.sender_id).await;
+        let body = if fresh.len() == 1 {
+            format!("{sender}: {}", newest.body.summary())
+        } else {
+            format!(
+                "{} 条新消息 · {sender}: {}",
+                fresh.len(),
+                newest.body.summary()
+            )
+        };
+        show(app, &title, &body);
+        Ok(())
+    }
+
+    async fn reads<R: Runtime>(
+        &mut self,
+        app: &AppHandle<R>,
+        engine: &Engine,
+        me: MemberId,
+        conversation: ConversationId,
+    ) -> Result<(), satchel_client::EngineError> {
+        let wanted: Vec<LocalMessage> = engine
+            .messages(conversation, None, 200)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.sender_id == me
+                    && m.seq.is_some()
+                    && matches!(
+                        m.body,
+                        MessageBody::Text {
+                            needs_confirmation: true,
+                            ..
+                        }
+                    )
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let receipts = engine.receipts(conversation).await?;
+        let mut announcements = Vec::new();
+        for message in &wanted {
+            let (Some(id), Some(seq)) = (message.id, message.seq) else {
+                continue;
+            };
+            for receipt in receipts
+                .iter()
+                .filter(|r| r.member_id != me && r.read_up_to >= seq)
+            {
+                if self.read_alerts.insert((id.0, receipt.member_id.0)) {
+                    announcements.push((receipt.member_id, message.body.summary()));
+                }
+            }
+        }
+        if announcements.is_empty() {
+            return Ok(());
+        }
+        self.save(engine).await?;
+        let title = format!(
+            "已读 Read · {}",
+            conversation_title(engine, conversation).await
+        );
+        let mut lines = Vec::new();
+        for (reader, summary) in announcements.iter().take(5) {
+            lines.push(format!(
+                "{} 已读: {summary}",
+                member_name(engine, *reader).await
+            ));
+        }
+        if announcements.len() > 5 {
+            lines.push(format!("… +{}", announcements.len() - 5));
+        }
+        show(app, &title, &lines.join("\n"));
+        Ok(())
+    }
+}
+
+async fn conversation_title(engine: &Engine, id: ConversationId) -> String {
+    match engine.local().conversation(id).await {
+        Ok(Some(c)) => match c.order_number {
+            Some(number) => format!("{number} {}", c.title),
+            None => c.title,
+        },
+        _ => "包讯 Satchel".to_owned(),
+    }
+}
+
+async fn member_name(engine: &Engine, id: MemberId) -> String {
+    engine
+        .members()
+        .await
+        .ok()
+        .and_then(|ms| ms.into_iter().find(|m| m.id == id))
+        .map(|m| m.display_name)
+        .unwrap_or_else(|| format!("#{id}"))
+}
+
+fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    let app = app.clone();
+    let (title, body) = (title.to_owned(), body.to_owned());
+    // The platform call may block briefly (D-Bus on Linux).
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(e) = app
+            .notification()
+            .builder()
+            .title(&title)
+            .body(&body)
+            .show()
+        {
+            tracing::warn!(error = %e, "showing a notification failed");
+        }
+    });
+}

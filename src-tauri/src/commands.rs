@@ -1,0 +1,288 @@
+//! The commands the UI invokes. Each is a few lines over the engine or the [`Shell`];
+//! every error reaches the UI as [`UiError`]. `build.rs` lists them, and the window's
+//! capability file allows exactly these.
+
+use std::path::PathBuf;
+
+use satchel_client::{ConversationSummary, LocalMessage};
+use satchel_protocol::{ConversationId, Member, MessageBody, MessageId, Receipt, Seq, TxnId};
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::error::{UiError, UiResult};
+use crate::shell::{SessionInfo, Shell};
+
+#[tauri::command]
+pub async fn bootstrap(shell: State<'_, Shell>) -> UiResult<SessionInfo> {
+    shell.bootstrap().await
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    shell: State<'_, Shell>,
+    server_url: String,
+    username: String,
+    password: String,
+) -> UiResult<SessionInfo> {
+    shell.sign_in(&server_url, &username, &password).await
+}
+
+#[tauri::command]
+pub async fn host_workspace(
+    shell: State<'_, Shell>,
+    factory: String,
+    display_name: String,
+    username: String,
+    password: String,
+) -> UiResult<SessionInfo> {
+    shell
+        .host_workspace(&factory, &display_name, &username, &password)
+        .await
+}
+
+#[tauri::command]
+pub async fn sign_out(shell: State<'_, Shell>) -> UiResult<SessionInfo> {
+    shell.sign_out().await
+}
+
+#[tauri::command]
+pub async fn conversations(shell: State<'_, Shell>) -> UiResult<Vec<ConversationSummary>> {
+    Ok(shell.engine.conversations().await?)
+}
+
+/// A page of the timeline: up to `limit` messages before the message with local id
+/// `before` (the newest page without it), oldest first.
+#[tauri::command]
+pub async fn messages(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    before: Option<i64>,
+    limit: u32,
+) -> UiResult<Vec<LocalMessage>> {
+    Ok(shell
+        .engine
+        .messages(conversation_id, before, limit)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn receipts(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+) -> UiResult<Vec<Receipt>> {
+    Ok(shell.engine.receipts(conversation_id).await?)
+}
+
+#[tauri::command]
+pub async fn members(shell: State<'_, Shell>) -> UiResult<Vec<Member>> {
+    Ok(shell.engine.members().await?)
+}
+
+/// Tells the shell which conversation is on screen (no notifications for it while the
+/// window has focus).
+#[tauri::command]
+pub fn open_conversation(shell: State<'_, Shell>, conversation_id: Option<ConversationId>) {
+    shell.set_active(conversation_id);
+}
+
+#[tauri::command]
+pub async fn send_text(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    text: String,
+    reply_to: Option<MessageId>,
+    needs_confirmation: bool,
+) -> UiResult<LocalMessage> {
+    let body = MessageBody::Text {
+        text,
+        reply_to,
+        needs_confirmation,
+    };
+    Ok(shell.engine.send(conversation_id, body).await?)
+}
+
+#[tauri::command]
+pub async fn edit_message(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    target: MessageId,
+    text: String,
+) -> UiResult<LocalMessage> {
+    let body = MessageBody::Edit { target, text };
+    Ok(shell.engine.send(conversation_id, body).await?)
+}
+
+#[tauri::command]
+pub async fn recall_message(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    target: MessageId,
+) -> UiResult<LocalMessage> {
+    let body = MessageBody::Recall { target };
+    Ok(shell.engine.send(conversation_id, body).await?)
+}
+
+/// Sends the files of a drop (see the `dropped` event) at full resolution, in the order
+/// they were dropped. Folders are skipped.
+#[tauri::command]
+pub async fn send_dropped(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    drop_id: u64,
+) -> UiResult<Vec<LocalMessage>> {
+    let paths = shell
+        .take_drop(drop_id)
+        .ok_or_else(|| UiError::new("not_found", "that drop was already sent or discarded"))?;
+    send_paths(&shell, conversation_id, paths).await
+}
+
+/// Opens the system's file picker and sends what the user chooses.
+#[tauri::command]
+pub async fn pick_and_send_files(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+) -> UiResult<Vec<LocalMessage>> {
+    let picked = tokio::task::spawn_blocking(move || app.dialog().file().blocking_pick_files())
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let paths: Vec<PathBuf> = picked
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .collect();
+    send_paths(&shell, conversation_id, paths).await
+}
+
+async fn send_paths(
+    shell: &Shell,
+    conversation_id: ConversationId,
+    paths: Vec<PathBuf>,
+) -> UiResult<Vec<LocalMessage>> {
+    let mut sent = Vec::new();
+    for path in paths.iter().filter(|p| p.is_file()) {
+        sent.push(shell.engine.send_file(conversation_id, path, "").await?);
+    }
+    Ok(sent)
+}
+
+/// Sends a pasted image (a screenshot from the clipboard). The bytes come as the raw
+/// request body; the conversation and a file name as headers.
+#[tauri::command]
+pub async fn send_pasted(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> UiResult<LocalMessage> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(UiError::new("invalid", "expected the image bytes"));
+    };
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let conversation_id = header("x-conversation")
+        .and_then(|v| v.parse().ok())
+        .map(ConversationId)
+        .ok_or_else(|| UiError::new("invalid", "missing conversation"))?;
+    let name = satchel_protocol::validate::sanitize_file_name(
+        &header("x-file-name").unwrap_or_else(|| "screenshot.png".into()),
+    );
+    // The engine imports from a path; the pasted bytes get a private temporary folder
+    // that disappears once they are copied into the profile's cache.
+    let dir = tempfile::tempdir().map_err(|e| UiError::new("file", e.to_string()))?;
+    let path = dir.path().join(&name);
+    tokio::fs::write(&path, bytes)
+        .await
+        .map_err(|e| UiError::new("file", e.to_string()))?;
+    Ok(shell.engine.send_file(conversation_id, &path, "").await?)
+}
+
+/// Marks messages up to `seq` read. Refused unless the window has focus: a message
+/// counts as read only when a person could actually have seen it.
+#[tauri::command]
+pub async fn mark_read(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    seq: Seq,
+) -> UiResult<()> {
+    if !crate::window_focused(&app) {
+        return Err(UiError::new("not_focused", "the window is not focused"));
+    }
+    Ok(shell.engine.mark_read(conversation_id, seq).await?)
+}
+
+#[tauri::command]
+pub async fn retry_message(shell: State<'_, Shell>, txn_id: TxnId) -> UiResult<()> {
+    Ok(shell.engine.retry(&txn_id).await?)
+}
+
+#[tauri::command]
+pub async fn discard_message(shell: State<'_, Shell>, txn_id: TxnId) -> UiResult<()> {
+    Ok(shell.engine.discard(&txn_id).await?)
+}
+
+#[tauri::command]
+pub async fn cancel_upload(shell: State<'_, Shell>, txn_id: TxnId) -> UiResult<()> {
+    Ok(shell.engine.cancel(&txn_id).await?)
+}
+
+#[tauri::command]
+pub async fn pause_upload(shell: State<'_, Shell>, sha256: String) -> UiResult<()> {
+    Ok(shell.engine.pause_upload(&sha256).await?)
+}
+
+#[tauri::command]
+pub async fn resume_upload(shell: State<'_, Shell>, sha256: String) -> UiResult<()> {
+    Ok(shell.engine.resume_upload(&sha256).await?)
+}
+
+/// Downloads (and verifies) the original of an attachment so the viewer can show it.
+#[tauri::command]
+pub async fn fetch_original(shell: State<'_, Shell>, sha256: String) -> UiResult<()> {
+    if shell.engine.attachment(&sha256).await?.is_none() {
+        return Err(UiError::new("not_found", "no message carries that file"));
+    }
+    shell.engine.fetch_file(&sha256).await?;
+    Ok(())
+}
+
+/// "Save as": asks where, then writes the original bytes there. `None` if the user
+/// cancelled; otherwise the path written.
+#[tauri::command]
+pub async fn save_attachment(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    sha256: String,
+) -> UiResult<Option<String>> {
+    let attachment = shell
+        .engine
+        .attachment(&sha256)
+        .await?
+        .ok_or_else(|| UiError::new("not_found", "no message carries that file"))?;
+    let dialog_app = app.clone();
+    let name = attachment.name.clone();
+    let chosen = tokio::task::spawn_blocking(move || {
+        dialog_app
+            .dialog()
+            .file()
+            .set_file_name(name)
+            .blocking_save_file()
+    })
+    .await
+    .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    shell.engine.save_file_as(&sha256, &path).await?;
+    Ok(Some(path.to_string_lossy().into_owned()))
+}
+
+/// Brings the main window forward (used by notifications and a second launch).
+#[tauri::command]
+pub fn focus_window(app: AppHandle) {
+    crate::show_main_window(&app);
+}

@@ -1,0 +1,202 @@
+//! The Satchel desktop shell: adapts `satchel-client` to the web UI in `ui/` and can host
+//! `satchel-server` for a small factory. It holds no business logic of its own.
+//!
+//! - [`shell`] — the state commands share: the profile's engine, the hosted server,
+//!   what the window shows; session start-up (demo, host, sign-in).
+//! - [`commands`] — the thin commands the UI invokes, errors as [`error::UiError`].
+//! - [`events`] — the engine's change batches, merged per frame, pushed to the window.
+//! - [`media`] — the `satchel:` scheme serving previews and originals by hash.
+//! - [`host`] — the embedded server (host mode and the demo workspace).
+//! - [`alerts`] — desktop notifications; [`tray`] — tray icon with the unread badge.
+//! - [`keychain`] — session tokens in the OS keychain; [`activation`] — one app per
+//!   profile.
+
+pub mod activation;
+pub mod alerts;
+pub mod bindings;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod host;
+pub mod keychain;
+pub mod media;
+pub mod shell;
+pub mod tray;
+
+use serde::Serialize;
+use tauri::{AppHandle, DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
+use ts_rs::TS;
+
+pub use shell::LaunchOptions;
+use shell::Shell;
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the profile is already open in another Satchel window (it was brought forward)")]
+    AlreadyRunning,
+    #[error("opening the profile failed: {0}")]
+    Profile(#[from] satchel_client::EngineError),
+    #[error("starting the window failed: {0}")]
+    Tauri(#[from] tauri::Error),
+}
+
+/// A file in a drop, as the UI shows it before sending.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DroppedFile {
+    pub name: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub is_folder: bool,
+}
+
+/// The payload of the `dropped` event.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DroppedFiles {
+    #[ts(type = "number")]
+    pub drop_id: u64,
+    pub files: Vec<DroppedFile>,
+}
+
+/// Runs the app until its window closes.
+pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
+    let context = tauri::generate_context!();
+    let data_root = data_root(&context.config().identifier);
+    let profile_dir = Shell::profile_dir_for(&launch, &data_root);
+    let tokens = keychain::token_store(&profile_dir);
+    let engine = match tauri::async_runtime::block_on(satchel_client::Engine::open(
+        &profile_dir,
+        Some(tokens),
+    )) {
+        Ok(engine) => engine,
+        Err(satchel_client::EngineError::ProfileLocked(_)) => {
+            let _ = activation::signal_running(&profile_dir);
+            return Err(StartError::AlreadyRunning);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(profile = %profile_dir.display(), "opening profile");
+    let shell = Shell::new(engine.clone(), launch, data_root);
+
+    tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(shell)
+        .register_asynchronous_uri_scheme_protocol("satchel", media::handle)
+        .invoke_handler(tauri::generate_handler![
+            commands::bootstrap,
+            commands::sign_in,
+            commands::host_workspace,
+            commands::sign_out,
+            commands::conversations,
+            commands::messages,
+            commands::receipts,
+            commands::members,
+            commands::open_conversation,
+            commands::send_text,
+            commands::edit_message,
+            commands::recall_message,
+            commands::send_dropped,
+            commands::pick_and_send_files,
+            commands::send_pasted,
+            commands::mark_read,
+            commands::retry_message,
+            commands::discard_message,
+            commands::cancel_upload,
+            commands::pause_upload,
+            commands::resume_upload,
+            commands::fetch_original,
+            commands::save_attachment,
+            commands::focus_window,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            if let Err(e) = tray::install(&handle) {
+                tracing::warn!(error = %e, "no tray icon on this desktop");
+            }
+            match activation::listen(handle.clone(), &profile_dir) {
+                Ok(watcher) => {
+                    app.manage(std::sync::Mutex::new(watcher));
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot watch for second launches"),
+            }
+            tauri::async_runtime::spawn(events::forward(handle.clone(), engine.clone()));
+            tauri::async_runtime::spawn(alerts::run(handle, engine.clone()));
+            Ok(())
+        })
+        .on_window_event(on_window_event)
+        .build(context)?
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                let shell = app.state::<Shell>();
+                tauri::async_runtime::block_on(shell.engine.close());
+            }
+        });
+    Ok(())
+}
+
+fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
+    let app = window.app_handle();
+    match event {
+        WindowEvent::DragDrop(DragDropEvent::Enter { .. }) => {
+            let _ = app.emit_to("main", "drag", true);
+        }
+        WindowEvent::DragDrop(DragDropEvent::Leave) => {
+            let _ = app.emit_to("main", "drag", false);
+        }
+        WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
+            let _ = app.emit_to("main", "drag", false);
+            let files = paths
+                .iter()
+                .map(|p| {
+                    let meta = std::fs::metadata(p).ok();
+                    DroppedFile {
+                        name: p
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        size: meta.as_ref().map_or(0, |m| m.len()),
+                        is_folder: meta.is_some_and(|m| m.is_dir()),
+                    }
+                })
+                .collect();
+            let drop_id = app.state::<Shell>().hold_drop(paths.clone());
+            let _ = app.emit_to("main", "dropped", DroppedFiles { drop_id, files });
+        }
+        WindowEvent::Focused(focused) => {
+            let _ = app.emit_to("main", "focus", *focused);
+        }
+        _ => {}
+    }
+}
+
+/// Whether the main window has keyboard focus (a person is looking at it).
+pub fn window_focused<R: Runtime>(app: &AppHandle<R>) -> bool {
+    if std::env::var_os("SATCHEL_ASSUME_FOCUSED").is_some() {
+        return true;
+    }
+    app.get_webview_window("main")
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false)
+}
+
+/// Shows, unminimises and focuses the main window.
+pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// The app's data folder (profiles, hosted servers): the platform's per-user data folder
+/// for the app identifier — where Tauri's `app_data_dir` points — or `SATCHEL_DATA_DIR`.
+fn data_root(identifier: &str) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("SATCHEL_DATA_DIR") {
+        return dir.into();
+    }
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(identifier)
+}

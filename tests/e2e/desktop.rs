@@ -1,0 +1,335 @@
+//! The desktop the app runs on in end-to-end tests: a virtual X display, a D-Bus
+//! session with a notification daemon (and a monitor recording every `Notify` call),
+//! and one `tauri-driver` per app instance. Every process is killed when the harness is
+//! dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// A running process killed on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Desktop {
+    pub display: String,
+    pub dbus_address: String,
+    pub notifications_log: PathBuf,
+    pub artifacts: PathBuf,
+    root: tempfile::TempDir,
+    processes: Vec<Guard>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn which(name: &str) -> anyhow::Result<PathBuf> {
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .chain(home_bin)
+        .find(|p| p.exists())
+        .with_context(|| format!("`{name}` is not installed (scripts/test.sh installs it)"))
+}
+
+impl Desktop {
+    /// Starts Xvfb (3000×1000, room for two windows side by side), a D-Bus session, the
+    /// dunst notification daemon and a D-Bus monitor.
+    pub fn start() -> anyhow::Result<Desktop> {
+        let artifacts = std::env::var_os("SATCHEL_E2E_ARTIFACTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artifacts")
+            });
+        std::fs::create_dir_all(&artifacts)?;
+        let root = tempfile::tempdir()?;
+        let mut processes = Vec::new();
+
+        let number = (90..200)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .context("no free X display number")?;
+        let display = format!(":{number}");
+        processes.push(Guard(
+            Command::new(which("Xvfb")?)
+                .args([&display, "-screen", "0", "3000x1000x24", "-nolisten", "tcp"])
+                .stderr(Stdio::null())
+                .spawn()?,
+        ));
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        wait_for(Duration::from_secs(10), || socket.exists()).context("Xvfb did not start")?;
+
+        let mut dbus = Command::new(which("dbus-daemon")?)
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut line)?;
+        let dbus_address = line.trim().to_owned();
+        processes.push(Guard(dbus));
+        if dbus_address.is_empty() {
+            bail!("dbus-daemon printed no address");
+        }
+
+        let notifications_log = artifacts.join("notifications.log");
+        let log = std::fs::File::create(&notifications_log)?;
+        processes.push(Guard(
+            Command::new(which("dbus-monitor")?)
+                .args([
+                    "--session",
+                    "interface='org.freedesktop.Notifications',member='Notify'",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &dbus_address)
+                .stdout(log)
+                .spawn()?,
+        ));
+        processes.push(Guard(
+            Command::new(which("dunst")?)
+                .env("DISPLAY", &display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &dbus_address)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        ));
+        Ok(Desktop {
+            display,
+            dbus_address,
+            notifications_log,
+            artifacts,
+            root,
+            processes,
+        })
+    }
+
+    /// A command with this desktop's environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus_address);
+        cmd
+    }
+
+    /// Launches the app (through its own tauri-driver) with a fresh profile folder and
+    /// returns the WebDriver session driving it.
+    pub async fn launch_app(&mut self, name: &str) -> anyhow::Result<App> {
+        let app_binary = satchel_test_support::binary("satchel")?;
+        let data_dir = self.root.path().join(name);
+        std::fs::create_dir_all(&data_dir)?;
+        let (port, native_port) = (free_port()?, free_port()?);
+        let driver = self
+            .command(which("tauri-driver")?)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env("SATCHEL_DATA_DIR", &data_dir)
+            // No keychain daemon runs on the test desktop; keep tokens in the profile.
+            .env("SATCHEL_TOKEN_FILE", "1")
+            .env("RUST_LOG", "info,tao=warn,wry=warn")
+            .stdout(std::fs::File::create(
+                self.artifacts.join(format!("{name}-app.log")),
+            )?)
+            .stderr(std::fs::File::create(
+                self.artifacts.join(format!("{name}-driver.log")),
+            )?)
+            .spawn()?;
+        self.processes.push(Guard(driver));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for(Duration::from_secs(20), || {
+            TcpListener::bind(("127.0.0.1", port)).is_err()
+        })
+        .context("tauri-driver did not listen")?;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), "wry".into());
+        capabilities.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_binary }),
+        );
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::rustls()?
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    tracing_log(&format!("session not ready yet: {e}"));
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(App {
+            name: name.to_owned(),
+            client,
+            data_dir,
+            artifacts: self.artifacts.clone(),
+            shots: 0,
+        })
+    }
+
+    /// Drags `files` from a file-manager-like window at `from` onto the screen point `to`,
+    /// as a user would from Explorer or Finder.
+    pub fn drag_files(
+        &mut self,
+        files: &[&Path],
+        from: (i32, i32),
+        to: (i32, i32),
+    ) -> anyhow::Result<()> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/drag_source.py");
+        let mut source = self
+            .command("python3")
+            .arg(script)
+            .args([from.0.to_string(), from.1.to_string()])
+            .args(files)
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(source.stdout.take().context("drag source stdout")?).read_line(&mut line)?;
+        let _source = Guard(source);
+        if line.trim() != "ready" {
+            bail!("the drag source window did not come up");
+        }
+        let xdotool = |args: &[String]| -> anyhow::Result<()> {
+            let status = self.command("xdotool").args(args).status()?;
+            if !status.success() {
+                bail!("xdotool {args:?} failed");
+            }
+            Ok(())
+        };
+        let (sx, sy) = (from.0 + 60, from.1 + 60);
+        xdotool(&["mousemove".into(), sx.to_string(), sy.to_string()])?;
+        xdotool(&["mousedown".into(), "1".into()])?;
+        // Move in steps: toolkits start a drag only after the pointer moves a little.
+        for step in 1..=20 {
+            let x = sx + (to.0 - sx) * step / 20;
+            let y = sy + (to.1 - sy) * step / 20;
+            xdotool(&["mousemove".into(), x.to_string(), y.to_string()])?;
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&["mouseup".into(), "1".into()])?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(())
+    }
+
+    /// Moves the pointer over a point and clicks, giving that window keyboard focus.
+    pub fn click_at(&self, x: i32, y: i32) -> anyhow::Result<()> {
+        let status = self
+            .command("xdotool")
+            .args(["mousemove", &x.to_string(), &y.to_string(), "click", "1"])
+            .status()?;
+        if !status.success() {
+            bail!("xdotool click failed");
+        }
+        Ok(())
+    }
+
+    /// Everything the notification monitor has recorded so far.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(&self.notifications_log).unwrap_or_default()
+    }
+}
+
+fn tracing_log(message: &str) {
+    eprintln!("[e2e] {message}");
+}
+
+fn wait_for(timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > timeout {
+            bail!("timed out after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// One running app instance and its WebDriver session.
+pub struct App {
+    pub name: String,
+    pub client: Client,
+    pub data_dir: PathBuf,
+    artifacts: PathBuf,
+    shots: u32,
+}
+
+impl App {
+    /// Saves a screenshot as `<artifacts>/<app>-<nn>-<step>.png`.
+    pub async fn screenshot(&mut self, step: &str) -> anyhow::Result<PathBuf> {
+        self.shots += 1;
+        let png = self.client.screenshot().await?;
+        let path = self
+            .artifacts
+            .join(format!("{}-{:02}-{step}.png", self.name, self.shots));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Waits until a CSS selector matches, and returns the element.
+    pub async fn wait_for(
+        &self,
+        css: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(timeout)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("{}: `{css}` did not appear within {timeout:?}", self.name))
+    }
+
+    /// Waits until a script returns `true`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let value = self.client.execute(script, vec![]).await?;
+            if value == serde_json::Value::Bool(true) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                bail!("{}: {what} did not happen within {timeout:?}", self.name);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait_for(css, Duration::from_secs(15))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let element = self.wait_for(css, Duration::from_secs(15)).await?;
+        element.click().await?;
+        element.send_keys(text).await?;
+        Ok(())
+    }
+}

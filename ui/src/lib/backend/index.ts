@@ -1,0 +1,108 @@
+// The one seam between the UI and the Rust shell: only this folder imports
+// `@tauri-apps/*`. Components and stores depend on the `Backend` interface, so tests
+// can hand them another implementation.
+import { convertFileSrc, invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+import type { ChangeEvent } from './bindings/ChangeEvent';
+import type { ConversationSummary } from './bindings/ConversationSummary';
+import type { DroppedFiles } from './bindings/DroppedFiles';
+import type { LocalMessage } from './bindings/LocalMessage';
+import type { Member } from './bindings/Member';
+import type { Receipt } from './bindings/Receipt';
+import type { SessionInfo } from './bindings/SessionInfo';
+import type { UiError } from './bindings/UiError';
+
+export type {
+  ChangeEvent,
+  ConversationSummary,
+  DroppedFiles,
+  LocalMessage,
+  Member,
+  Receipt,
+  SessionInfo,
+  UiError,
+};
+export type { Change } from './bindings/Change';
+export type { Conversation } from './bindings/Conversation';
+export type { ConnectionState } from './bindings/ConnectionState';
+export type { MessageBody } from './bindings/MessageBody';
+export type { AttachmentRef } from './bindings/AttachmentRef';
+export type { HostInfo } from './bindings/HostInfo';
+
+export type MediaSize = 'thumb' | 'chat' | 'original';
+
+export interface Backend {
+  bootstrap(): Promise<SessionInfo>;
+  signIn(serverUrl: string, username: string, password: string): Promise<SessionInfo>;
+  hostWorkspace(factory: string, displayName: string, username: string, password: string): Promise<SessionInfo>;
+  signOut(): Promise<SessionInfo>;
+  conversations(): Promise<ConversationSummary[]>;
+  messages(conversationId: number, before: number | null, limit: number): Promise<LocalMessage[]>;
+  receipts(conversationId: number): Promise<Receipt[]>;
+  members(): Promise<Member[]>;
+  openConversation(conversationId: number | null): Promise<void>;
+  sendText(conversationId: number, text: string, replyTo: number | null, needsConfirmation: boolean): Promise<LocalMessage>;
+  editMessage(conversationId: number, target: number, text: string): Promise<LocalMessage>;
+  recallMessage(conversationId: number, target: number): Promise<LocalMessage>;
+  sendDropped(conversationId: number, dropId: number): Promise<LocalMessage[]>;
+  pickAndSendFiles(conversationId: number): Promise<LocalMessage[]>;
+  sendPasted(conversationId: number, name: string, bytes: Uint8Array): Promise<LocalMessage>;
+  markRead(conversationId: number, seq: number): Promise<void>;
+  retryMessage(txnId: string): Promise<void>;
+  discardMessage(txnId: string): Promise<void>;
+  cancelUpload(txnId: string): Promise<void>;
+  pauseUpload(sha256: string): Promise<void>;
+  resumeUpload(sha256: string): Promise<void>;
+  fetchOriginal(sha256: string): Promise<void>;
+  saveAttachment(sha256: string): Promise<string | null>;
+  mediaUrl(size: MediaSize, sha256: string): string;
+  onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
+  onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
+  onDrag(handler: (active: boolean) => void): Promise<UnlistenFn>;
+  onFocus(handler: (focused: boolean) => void): Promise<UnlistenFn>;
+}
+
+/** Turns whatever a command threw into a `UiError`. */
+export function asUiError(error: unknown): UiError {
+  if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
+    return error as UiError;
+  }
+  return { code: 'internal', message: String(error) };
+}
+
+export const tauriBackend: Backend = {
+  bootstrap: () => invoke('bootstrap'),
+  signIn: (serverUrl, username, password) => invoke('sign_in', { serverUrl, username, password }),
+  hostWorkspace: (factory, displayName, username, password) =>
+    invoke('host_workspace', { factory, displayName, username, password }),
+  signOut: () => invoke('sign_out'),
+  conversations: () => invoke('conversations'),
+  messages: (conversationId, before, limit) => invoke('messages', { conversationId, before, limit }),
+  receipts: (conversationId) => invoke('receipts', { conversationId }),
+  members: () => invoke('members'),
+  openConversation: (conversationId) => invoke('open_conversation', { conversationId }),
+  sendText: (conversationId, text, replyTo, needsConfirmation) =>
+    invoke('send_text', { conversationId, text, replyTo, needsConfirmation }),
+  editMessage: (conversationId, target, text) => invoke('edit_message', { conversationId, target, text }),
+  recallMessage: (conversationId, target) => invoke('recall_message', { conversationId, target }),
+  sendDropped: (conversationId, dropId) => invoke('send_dropped', { conversationId, dropId }),
+  pickAndSendFiles: (conversationId) => invoke('pick_and_send_files', { conversationId }),
+  sendPasted: (conversationId, name, bytes) =>
+    invoke('send_pasted', bytes, {
+      headers: { 'x-conversation': String(conversationId), 'x-file-name': name },
+    }),
+  markRead: (conversationId, seq) => invoke('mark_read', { conversationId, seq }),
+  retryMessage: (txnId) => invoke('retry_message', { txnId }),
+  discardMessage: (txnId) => invoke('discard_message', { txnId }),
+  cancelUpload: (txnId) => invoke('cancel_upload', { txnId }),
+  pauseUpload: (sha256) => invoke('pause_upload', { sha256 }),
+  resumeUpload: (sha256) => invoke('resume_upload', { sha256 }),
+  fetchOriginal: (sha256) => invoke('fetch_original', { sha256 }),
+  saveAttachment: (sha256) => invoke('save_attachment', { sha256 }),
+  mediaUrl: (size, sha256) => convertFileSrc(`${size}/${sha256}`, 'satchel'),
+  onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
+  onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),
+  onDrag: (handler) => listen<boolean>('drag', (e) => handler(e.payload)),
+  onFocus: (handler) => listen<boolean>('focus', (e) => handler(e.payload)),
+};

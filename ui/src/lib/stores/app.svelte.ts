@@ -1,0 +1,251 @@
+// The app's shared state, projected from the backend: the session, the conversation
+// list, members and file transfers. The backend pushes change events; `apply` re-reads
+// exactly what changed.
+import {
+  asUiError,
+  type Backend,
+  type Change,
+  type ChangeEvent,
+  type ConnectionState,
+  type ConversationSummary,
+  type Member,
+  type SessionInfo,
+  type UiError,
+} from '../backend';
+import { Timeline } from './timeline.svelte';
+
+export type GroupBy = 'order' | 'customer';
+
+export interface Group {
+  key: string;
+  label: string;
+  items: ConversationSummary[];
+}
+
+export interface Transfer {
+  done: number;
+  total: number;
+  bytesPerSec: number;
+  etaMs: number;
+}
+
+export class AppState {
+  session: SessionInfo | null = $state(null);
+  connection: ConnectionState = $state({ state: 'idle' });
+  conversations: ConversationSummary[] = $state([]);
+  members: Map<number, Member> = $state(new Map());
+  transfers: Record<string, Transfer> = $state({});
+  query = $state('');
+  groupBy: GroupBy = $state('order');
+  activeId: number | null = $state(null);
+  timeline: Timeline | null = $state(null);
+  error: UiError | null = $state(null);
+  busy = $state(false);
+
+  constructor(readonly backend: Backend) {}
+
+  get me(): Member | null {
+    return this.session?.account?.member ?? null;
+  }
+
+  get active(): ConversationSummary | null {
+    return this.conversations.find((c) => c.conversation.id === this.activeId) ?? null;
+  }
+
+  get totalUnread(): number {
+    return this.conversations.reduce((sum, c) => sum + c.unread, 0);
+  }
+
+  /** The list as shown: filtered by the search box and grouped. */
+  get groups(): Group[] {
+    return groupConversations(this.conversations, this.members, this.query, this.groupBy, this.me?.id ?? 0);
+  }
+
+  async bootstrap() {
+    await this.run(async () => this.adopt(await this.backend.bootstrap()));
+  }
+
+  async signIn(serverUrl: string, username: string, password: string) {
+    await this.run(async () => this.adopt(await this.backend.signIn(serverUrl, username, password)));
+  }
+
+  async host(factory: string, displayName: string, username: string, password: string) {
+    await this.run(async () => this.adopt(await this.backend.hostWorkspace(factory, displayName, username, password)));
+  }
+
+  async signOut() {
+    await this.run(async () => {
+      this.session = await this.backend.signOut();
+      this.select(null);
+    });
+  }
+
+  /** Runs a user action, keeping `busy` and `error` for the UI. */
+  async run(action: () => Promise<void>) {
+    this.busy = true;
+    this.error = null;
+    try {
+      await action();
+    } catch (e) {
+      this.error = asUiError(e);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async adopt(session: SessionInfo) {
+    this.session = session;
+    this.connection = session.connection;
+    if (session.account) await Promise.all([this.reloadConversations(), this.reloadMembers()]);
+  }
+
+  async reloadConversations() {
+    this.conversations = await this.backend.conversations();
+  }
+
+  async reloadMembers() {
+    const list = await this.backend.members();
+    this.members = new Map(list.map((m) => [m.id, m]));
+  }
+
+  select(id: number | null) {
+    if (this.activeId === id) return;
+    this.activeId = id;
+    const summary = this.active;
+    this.timeline = summary && this.me ? new Timeline(this.backend, summary.conversation, this.me.id) : null;
+    void this.timeline?.load();
+    void this.backend.openConversation(id);
+  }
+
+  /** Applies one pushed batch of changes. */
+  async apply(event: ChangeEvent) {
+    const reload = event.reload;
+    let conversations = reload;
+    for (const change of event.changes) {
+      conversations ||= change.type === 'conversations';
+      this.applyOne(change);
+    }
+    const work: Promise<unknown>[] = [];
+    if (conversations) work.push(this.reloadConversations(), this.reloadMembers());
+    const timeline = this.timeline;
+    if (timeline) {
+      const id = timeline.conversation.id;
+      if (reload || event.changes.some((c) => (c.type === 'messages' || c.type === 'outbox') && (c.type === 'outbox' || c.conversation_id === id))) {
+        work.push(timeline.refresh());
+      }
+      if (reload || event.changes.some((c) => c.type === 'receipts' && c.conversation_id === id)) {
+        work.push(timeline.reloadReceipts());
+      }
+    }
+    await Promise.all(work);
+    // A conversation that changed membership carries its new member list.
+    if (timeline && this.active) timeline.conversation = this.active.conversation;
+  }
+
+  private applyOne(change: Change) {
+    if (change.type === 'connection') {
+      this.connection = change.state;
+      if (this.session) this.session = { ...this.session, connection: change.state };
+    } else if (change.type === 'transfer') {
+      if (change.done >= change.total) {
+        const { [change.sha256]: _, ...rest } = this.transfers;
+        this.transfers = rest;
+      } else {
+        this.transfers = {
+          ...this.transfers,
+          [change.sha256]: {
+            done: change.done,
+            total: change.total,
+            bytesPerSec: change.bytes_per_sec,
+            etaMs: change.eta_ms,
+          },
+        };
+      }
+    }
+  }
+}
+
+/** Filters by a search text (title, order number, last message, member names) and groups. */
+export function groupConversations(
+  list: ConversationSummary[],
+  members: Map<number, Member>,
+  query: string,
+  groupBy: GroupBy,
+  me: number,
+): Group[] {
+  const q = query.trim().toLowerCase();
+  const names = (c: ConversationSummary) =>
+    c.conversation.members.map((id) => members.get(id)?.display_name ?? '').join(' ');
+  const matches = (c: ConversationSummary) =>
+    !q ||
+    [c.conversation.title, c.conversation.order_number ?? '', c.last_message ? summaryText(c.last_message.body) : '', names(c)]
+      .join(' ')
+      .toLowerCase()
+      .includes(q);
+  const visible = list.filter(matches);
+  const groups = new Map<string, Group>();
+  const add = (key: string, label: string, item: ConversationSummary) => {
+    let group = groups.get(key);
+    if (!group) {
+      group = { key, label, items: [] };
+      groups.set(key, group);
+    }
+    group.items.push(item);
+  };
+  for (const c of visible) {
+    const conv = c.conversation;
+    if (groupBy === 'order') {
+      const key = conv.kind === 'order' ? 'orders' : conv.kind === 'direct' ? 'direct' : 'internal';
+      add(key, key, c);
+    } else {
+      // A customer organisation is named by its members in the conversation.
+      const customers = conv.members
+        .map((id) => members.get(id))
+        .filter((m): m is Member => !!m && m.role === 'customer' && m.id !== me);
+      if (conv.org_id !== null && customers.length > 0) {
+        add(`org-${conv.org_id}`, customers.map((m) => m.display_name).join(', '), c);
+      } else {
+        add('internal', 'internal', c);
+      }
+    }
+  }
+  const order = ['orders', 'direct', 'internal'];
+  return [...groups.values()].sort((a, b) => {
+    const ia = order.indexOf(a.key);
+    const ib = order.indexOf(b.key);
+    if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+    return a.label.localeCompare(b.label);
+  });
+}
+
+/** A one-line rendering of a message body for lists. */
+export function summaryText(body: import('../backend').MessageBody): string {
+  switch (body.kind) {
+    case 'text':
+      return body.text;
+    case 'edit':
+      return body.text;
+    case 'image':
+      return `[图片 image] ${body.attachment.name}`;
+    case 'video':
+      return `[视频 video] ${body.attachment.name}`;
+    case 'voice':
+      return `[语音 voice] ${Math.round(body.duration_ms / 1000)}s`;
+    case 'file':
+      return `[文件 file] ${body.attachment.name}`;
+    case 'recall':
+      return '[撤回 recalled]';
+    case 'system':
+      return body.text;
+    case 'confirmation_request':
+      return `[确认 confirm] ${body.item}: ${body.value}`;
+    case 'confirmation_answer':
+      return body.approved ? '[已确认 approved]' : '[已拒绝 rejected]';
+    case 'stage_change':
+      return `[阶段 stage] ${body.to}`;
+    case 'progress_update':
+      return `[进度 progress] ${body.text}`;
+    case 'annotation':
+      return `[标注 annotation] ${body.comment}`;
+  }
+}

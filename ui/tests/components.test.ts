@@ -1,0 +1,84 @@
+import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import type { Backend } from '../src/lib/backend';
+import Composer from '../src/lib/components/Composer.svelte';
+import MessageItem from '../src/lib/components/MessageItem.svelte';
+import { i18n } from '../src/lib/i18n/index.svelte';
+import { buildTimeline } from '../src/lib/timeline';
+import { conversation, member, message, receipt } from './fixtures';
+
+afterEach(cleanup);
+
+const people = new Map([member(1, '王丽'), member(2, 'Alice', 'customer', 1), member(3, '陈刚')].map((m) => [m.id, m]));
+
+function backend(overrides: Partial<Backend> = {}): Backend {
+  return { mediaUrl: (s: string, h: string) => `satchel://localhost/${s}/${h}`, ...overrides } as Backend;
+}
+
+describe('MessageItem', () => {
+  it('shows how many have not read my message in a group, and who they are', async () => {
+    i18n.set('zh-CN');
+    const [item] = buildTimeline([message(4, 1, '请确认报价，明天十点前')]);
+    render(MessageItem, {
+      item,
+      conversation: conversation(1, [1, 2, 3]),
+      receipts: [receipt(2, 4, 4), receipt(3, 4, 3)],
+      members: people,
+      me: 1,
+      backend: backend(),
+      transfer: undefined,
+      onReply: () => {},
+      onEdit: () => {},
+      onOpen: () => {},
+      onPlayVoice: () => {},
+    });
+    const status = screen.getByTestId('status');
+    expect(status.textContent).toContain('1 人未读');
+    await fireEvent.click(status);
+    expect(screen.getByTestId('readers').textContent).toContain('Alice');
+    expect(screen.getByTestId('readers').textContent).toContain('陈刚');
+  });
+
+  it('offers retry and discard for a message the server refused', async () => {
+    i18n.set('en');
+    const retryMessage = vi.fn(async () => {});
+    const [item] = buildTimeline([message(null, 1, 'hello', { state: 'failed', error: 'too long' })]);
+    render(MessageItem, {
+      item,
+      conversation: conversation(1, [1, 2], 'direct'),
+      receipts: [],
+      members: people,
+      me: 1,
+      backend: backend({ retryMessage }),
+      transfer: undefined,
+      onReply: () => {},
+      onEdit: () => {},
+      onOpen: () => {},
+      onPlayVoice: () => {},
+    });
+    expect(screen.getByTestId('status').textContent).toContain('Not sent');
+    await fireEvent.click(screen.getByText('Retry'));
+    expect(retryMessage).toHaveBeenCalledWith(item.message.txn_id);
+  });
+});
+
+describe('Composer', () => {
+  it('sends on Enter and inserts a new line on Shift+Enter', async () => {
+    const sendText = vi.fn(async () => message(null, 1, 'x'));
+    render(Composer, {
+      backend: backend({ sendText }),
+      conversation: conversation(7, [1, 2]),
+      members: people,
+      me: 1,
+      replyTo: null,
+      editing: null,
+    });
+    const box = screen.getByTestId('composer') as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: '五金用铜的' } });
+    await fireEvent.keyDown(box, { key: 'Enter', shiftKey: true });
+    expect(sendText).not.toHaveBeenCalled();
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    expect(sendText).toHaveBeenCalledWith(7, '五金用铜的', null, false);
+  });
+});

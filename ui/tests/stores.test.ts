@@ -1,0 +1,135 @@
+import { describe, expect, it, vi } from 'vitest';
+
+import type { Backend, ChangeEvent, ConversationSummary, LocalMessage } from '../src/lib/backend';
+import { AppState, groupConversations } from '../src/lib/stores/app.svelte';
+import { PAGE, Timeline } from '../src/lib/stores/timeline.svelte';
+import { conversation, member, message } from './fixtures';
+
+/** A backend whose answers the test sets; every call is recorded. */
+function fakeBackend(overrides: Partial<Backend> = {}): Backend {
+  const unlisten = async () => () => {};
+  return {
+    bootstrap: vi.fn(),
+    signIn: vi.fn(),
+    hostWorkspace: vi.fn(),
+    signOut: vi.fn(),
+    conversations: vi.fn(async () => []),
+    messages: vi.fn(async () => []),
+    receipts: vi.fn(async () => []),
+    members: vi.fn(async () => []),
+    openConversation: vi.fn(async () => {}),
+    sendText: vi.fn(),
+    editMessage: vi.fn(),
+    recallMessage: vi.fn(),
+    sendDropped: vi.fn(),
+    pickAndSendFiles: vi.fn(),
+    sendPasted: vi.fn(),
+    markRead: vi.fn(async () => {}),
+    retryMessage: vi.fn(),
+    discardMessage: vi.fn(),
+    cancelUpload: vi.fn(),
+    pauseUpload: vi.fn(),
+    resumeUpload: vi.fn(),
+    fetchOriginal: vi.fn(),
+    saveAttachment: vi.fn(),
+    mediaUrl: (size, sha) => `satchel://localhost/${size}/${sha}`,
+    onChanges: unlisten,
+    onDropped: unlisten,
+    onDrag: unlisten,
+    onFocus: unlisten,
+    ...overrides,
+  };
+}
+
+function summary(id: number, members: number[], kind: 'order' | 'direct' | 'group' = 'order', unread = 0): ConversationSummary {
+  return { conversation: conversation(id, members, kind, { org_id: kind === 'order' ? id : null }), unread, last_message: null };
+}
+
+describe('groupConversations', () => {
+  const people = new Map(
+    [member(1, '王丽'), member(2, 'Alice', 'customer', 1), member(3, 'Somchai', 'customer', 2)].map((m) => [m.id, m]),
+  );
+  const list = [summary(1, [1, 2]), summary(2, [1, 3]), summary(3, [1], 'group')];
+
+  it('groups by kind with orders first', () => {
+    const groups = groupConversations(list, people, '', 'order', 1);
+    expect(groups.map((g) => [g.key, g.items.length])).toEqual([['orders', 2], ['internal', 1]]);
+  });
+
+  it('groups by customer, named by the customer members', () => {
+    const groups = groupConversations(list, people, '', 'customer', 1);
+    expect(groups.map((g) => g.label)).toEqual(['internal', 'Alice', 'Somchai'].sort((a, b) => (a === 'internal' ? -1 : b === 'internal' ? 1 : a.localeCompare(b))));
+  });
+
+  it('filters by order number and by member name', () => {
+    expect(groupConversations(list, people, 'TB-2', 'order', 1).flatMap((g) => g.items).map((i) => i.conversation.id)).toEqual([2]);
+    expect(groupConversations(list, people, 'alice', 'order', 1).flatMap((g) => g.items).map((i) => i.conversation.id)).toEqual([1]);
+  });
+});
+
+describe('AppState', () => {
+  it('reloads the list and tracks the connection from pushed changes', async () => {
+    const conversations = vi.fn(async () => [summary(1, [1, 2], 'order', 3)]);
+    const app = new AppState(fakeBackend({ conversations }));
+    const event: ChangeEvent = {
+      changes: [{ type: 'conversations' }, { type: 'connection', state: { state: 'offline', reason: 'refused', retry_in_ms: 1000 } }],
+      reload: false,
+    };
+    await app.apply(event);
+    expect(conversations).toHaveBeenCalledTimes(1);
+    expect(app.totalUnread).toBe(3);
+    expect(app.connection.state).toBe('offline');
+  });
+
+  it('keeps the latest transfer progress and forgets finished ones', async () => {
+    const app = new AppState(fakeBackend());
+    const progress = (done: number) => ({ type: 'transfer' as const, sha256: 'ab', done, total: 100, bytes_per_sec: 10, eta_ms: 1 });
+    await app.apply({ changes: [progress(40)], reload: false });
+    expect(app.transfers.ab.done).toBe(40);
+    await app.apply({ changes: [progress(100)], reload: false });
+    expect(app.transfers.ab).toBeUndefined();
+  });
+
+  it('keeps the error of a failed sign-in for the form', async () => {
+    const signIn = vi.fn(async () => {
+      throw { code: 'server:invalid_credentials', message: 'wrong password' };
+    });
+    const app = new AppState(fakeBackend({ signIn }));
+    await app.signIn('http://127.0.0.1:7878', 'wang', 'nope');
+    expect(app.error?.code).toBe('server:invalid_credentials');
+    expect(app.busy).toBe(false);
+  });
+});
+
+describe('Timeline', () => {
+  it('opens with one page and loads older pages on demand', async () => {
+    const all: LocalMessage[] = Array.from({ length: PAGE * 2 + 5 }, (_, i) => message(i + 1, 2, `m${i + 1}`, { local_id: i + 1 }));
+    const messages = vi.fn(async (_c: number, before: number | null, limit: number) => {
+      const end = before === null ? all.length : all.findIndex((m) => m.local_id === before);
+      return all.slice(Math.max(0, end - limit), end);
+    });
+    const timeline = new Timeline(fakeBackend({ messages }), conversation(1, [1, 2]), 1);
+    await timeline.load();
+    expect(timeline.messages).toHaveLength(PAGE);
+    expect(timeline.reachedStart).toBe(false);
+    await timeline.loadOlder();
+    await timeline.loadOlder();
+    expect(timeline.messages).toHaveLength(all.length);
+    expect(timeline.reachedStart).toBe(true);
+    expect(timeline.messages[0].seq).toBe(1);
+  });
+
+  it('reports each read position once, and again after a refusal', async () => {
+    let refuse = true;
+    const markRead = vi.fn(async () => {
+      if (refuse) throw { code: 'not_focused', message: '' };
+    });
+    const timeline = new Timeline(fakeBackend({ markRead }), conversation(1, [1, 2]), 1);
+    await timeline.markRead(5);
+    refuse = false;
+    await timeline.markRead(5);
+    await timeline.markRead(5);
+    await timeline.markRead(4);
+    expect(markRead).toHaveBeenCalledTimes(2);
+  });
+});
