@@ -29,33 +29,89 @@ struct Alerts {
     read_alerts: BTreeSet<(i64, i64)>,
 }
 
+/// How long to gather changes into one round of notifications, so that catching up
+/// after a night offline gives one notification, not one per conversation.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// New messages in one conversation, ready to announce.
+struct Fresh {
+    title: String,
+    count: usize,
+    line: String,
+}
+
 pub async fn run<R: Runtime>(app: AppHandle<R>, engine: Engine) {
     let mut changes = engine.subscribe();
     let mut alerts = Alerts::load(&engine).await;
     loop {
-        let batch = match changes.recv().await {
-            Ok(batch) => batch,
+        let mut touched_messages = BTreeSet::new();
+        let mut touched_receipts = BTreeSet::new();
+        let mut collect = |batch: &[Change]| {
+            for change in batch {
+                match change {
+                    Change::Messages { conversation_id } => {
+                        touched_messages.insert(*conversation_id);
+                    }
+                    Change::Receipts { conversation_id } => {
+                        touched_receipts.insert(*conversation_id);
+                    }
+                    _ => {}
+                }
+            }
+        };
+        match changes.recv().await {
+            Ok(batch) => collect(&batch),
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
-        };
+        }
+        let deadline = tokio::time::Instant::now() + GATHER;
+        while let Ok(Ok(batch)) = tokio::time::timeout_at(deadline, changes.recv()).await {
+            collect(&batch);
+        }
         let Some(me) = engine.account().map(|a| a.member.id) else {
             continue;
         };
-        for change in batch.iter() {
-            let result = match change {
-                Change::Messages { conversation_id } => {
-                    alerts
-                        .new_messages(&app, &engine, me, *conversation_id)
-                        .await
-                }
-                Change::Receipts { conversation_id } => {
-                    alerts.reads(&app, &engine, me, *conversation_id).await
-                }
-                _ => Ok(()),
-            };
-            if let Err(e) = result {
+        let mut fresh = Vec::new();
+        for conversation in touched_messages {
+            match alerts.new_messages(&app, &engine, me, conversation).await {
+                Ok(Some(f)) => fresh.push(f),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "preparing a notification failed"),
+            }
+        }
+        announce_new_messages(&app, &fresh);
+        for conversation in touched_receipts {
+            if let Err(e) = alerts.reads(&app, &engine, me, conversation).await {
                 tracing::warn!(error = %e, "preparing a notification failed");
             }
+        }
+    }
+}
+
+/// One notification for one conversation; one summary for several.
+fn announce_new_messages<R: Runtime>(app: &AppHandle<R>, fresh: &[Fresh]) {
+    match fresh {
+        [] => {}
+        [one] => {
+            let body = if one.count == 1 {
+                one.line.clone()
+            } else {
+                format!("{} 条新消息 · {}", one.count, one.line)
+            };
+            show(app, &one.title, &body);
+        }
+        several => {
+            let total: usize = several.iter().map(|f| f.count).sum();
+            let title = format!("{} 个会话有 {total} 条新消息", several.len());
+            let mut lines: Vec<String> = several
+                .iter()
+                .take(4)
+                .map(|f| format!("{} — {}", f.title, f.line))
+                .collect();
+            if several.len() > 4 {
+                lines.push(format!("… +{}", several.len() - 4));
+            }
+            show(app, &title, &lines.join("\n"));
         }
     }
 }
@@ -100,7 +156,7 @@ impl Alerts {
         engine: &Engine,
         me: MemberId,
         conversation: ConversationId,
-    ) -> Result<(), satchel_client::EngineError> {
+    ) -> Result<Option<Fresh>, satchel_client::EngineError> {
         let read = engine.local().my_read_up_to(conversation).await?;
         let notified = self.notified.get(&conversation).copied().unwrap_or(Seq(0));
         let baseline = read.max(notified);
@@ -117,28 +173,21 @@ impl Alerts {
             })
             .collect();
         let Some(newest) = fresh.last() else {
-            return Ok(());
+            return Ok(None);
         };
         self.notified
             .insert(conversation, newest.seq.unwrap_or(baseline));
         self.save(engine).await?;
         let shell = app.try_state::<Shell>();
         if crate::window_focused(app) && shell.is_some_and(|s| s.active() == Some(conversation)) {
-            return Ok(());
+            return Ok(None);
         }
-        let title = conversation_title(engine, conversation).await;
         let sender = member_name(engine, newest.sender_id).await;
-        let body = if fresh.len() == 1 {
-            format!("{sender}: {}", newest.body.summary())
-        } else {
-            format!(
-                "{} 条新消息 · {sender}: {}",
-                fresh.len(),
-                newest.body.summary()
-            )
-        };
-        show(app, &title, &body);
-        Ok(())
+        Ok(Some(Fresh {
+            title: conversation_title(engine, conversation).await,
+            count: fresh.len(),
+            line: format!("{sender}: {}", newest.body.summary()),
+        }))
     }
 
     async fn reads<R: Runtime>(

@@ -195,7 +195,8 @@ impl Desktop {
     ) -> anyhow::Result<()> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/drag_source.py");
         let mut source = self
-            .command("python3")
+            // Debian's Python: python3-gi is installed for it, not for other Pythons on PATH.
+            .command("/usr/bin/python3")
             .arg(script)
             .args([from.0.to_string(), from.1.to_string()])
             .args(files)

@@ -79,6 +79,9 @@ fn sample_photo(path: &std::path::Path) -> anyhow::Result<String> {
 /// is down is delivered after it returns.
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
+    // Two TLS providers are compiled into this test binary; the WebDriver client needs one
+    // chosen (it only talks plain HTTP to the local drivers).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let server_dir = tempfile::tempdir()?;
     init_workspace(&sqlite_url(server_dir.path())).await?;
     let mut server = ServerProcess::start(server_dir.path(), "127.0.0.1:0".parse()?).await?;

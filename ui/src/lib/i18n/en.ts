@@ -97,6 +97,7 @@ export default {
     readAt: 'read {{time}}',
     needsConfirmation: 'Needs confirmation',
     voice: 'Voice {{seconds}} s',
+    speed: 'Playback speed',
     playAll: 'Play unplayed voice messages',
     you: 'You',
     attachment: 'Attachment',

@@ -97,6 +97,7 @@ export default {
     readAt: '{{time}} 已读',
     needsConfirmation: '需确认',
     voice: '语音 {{seconds}} 秒',
+    speed: '播放速度',
     playAll: '连续播放未听语音',
     you: '我',
     attachment: '附件',
