@@ -29,16 +29,10 @@ pub fn listen<R: Runtime>(
 ) -> notify::Result<notify::RecommendedWatcher> {
     let file = signal_file(profile_dir);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            if event.kind.is_modify() || event.kind.is_create() {
-                if event
-                    .paths
-                    .iter()
-                    .any(|p| p.file_name() == file.file_name())
-                {
-                    crate::show_main_window(&app);
-                }
-            }
+        let Ok(event) = event else { return };
+        let touched = event.kind.is_modify() || event.kind.is_create();
+        if touched && event.paths.iter().any(|p| p.file_name() == file.file_name()) {
+            crate::show_main_window(&app);
         }
     })?;
     watcher.watch(profile_dir, RecursiveMode::NonRecursive)?;

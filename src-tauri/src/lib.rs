@@ -173,9 +173,6 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
 
 /// Whether the main window has keyboard focus (a person is looking at it).
 pub fn window_focused<R: Runtime>(app: &AppHandle<R>) -> bool {
-    if std::env::var_os("SATCHEL_ASSUME_FOCUSED").is_some() {
-        return true;
-    }
     app.get_webview_window("main")
         .and_then(|w| w.is_focused().ok())
         .unwrap_or(false)
