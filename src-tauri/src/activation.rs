@@ -31,7 +31,12 @@ pub fn listen<R: Runtime>(
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let touched = event.kind.is_modify() || event.kind.is_create();
-        if touched && event.paths.iter().any(|p| p.file_name() == file.file_name()) {
+        if touched
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == file.file_name())
+        {
             crate::show_main_window(&app);
         }
     })?;

@@ -12,6 +12,7 @@
 //! - `authorization`: nobody sees or touches what is not theirs.
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
+//! - `invites`: invite codes create exactly the account they were made for, once.
 //! - `tls`: HTTPS with a given certificate.
 //! - `watched`: watched folders send each new file once, in order.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
@@ -23,6 +24,7 @@ mod conversations;
 mod engine_files;
 mod exactly_once;
 mod files;
+mod invites;
 mod previews;
 mod receipts;
 mod support;

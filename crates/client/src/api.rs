@@ -138,6 +138,20 @@ impl ApiClient {
         .await
     }
 
+    pub async fn create_invite(
+        &self,
+        request: &CreateInviteRequest,
+    ) -> Result<Invite, EngineError> {
+        self.post("/invites", request).await
+    }
+
+    pub async fn redeem_invite(
+        &self,
+        request: &RedeemInviteRequest,
+    ) -> Result<LoginResponse, EngineError> {
+        self.post("/invites/redeem", request).await
+    }
+
     pub async fn orgs(&self) -> Result<Vec<Organisation>, EngineError> {
         self.get("/orgs").await
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use satchel_protocol::api::LoginRequest;
+use satchel_protocol::api::{LoginRequest, LoginResponse, RedeemInviteRequest};
 use satchel_protocol::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Mutex, Notify};
@@ -267,6 +267,47 @@ impl Engine {
                 device_name: hostname(),
             })
             .await?;
+        self.adopt_session(&api, response).await
+    }
+
+    /// Joins a workspace with an invite code: creates the account the invite is for,
+    /// with the username and password the person chose, and signs in as it.
+    pub async fn join(
+        &self,
+        server_url: &str,
+        code: &str,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<Account, EngineError> {
+        if let Some(existing) = self.account() {
+            // Joining creates a new account; a profile holds one account only.
+            return Err(EngineError::ProfileBelongsToAnother {
+                existing: format!("{} at {}", existing.member.username, existing.server_url),
+                requested: format!("{username} at {server_url}"),
+            });
+        }
+        let api = ApiClient::new(server_url)?;
+        let response = api
+            .redeem_invite(&RedeemInviteRequest {
+                code: code.to_owned(),
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+                password: password.to_owned(),
+                device_id: self.inner.device.clone(),
+                device_name: hostname(),
+            })
+            .await?;
+        self.adopt_session(&api, response).await
+    }
+
+    /// Keeps a new session's token and account, unless the profile belongs to another
+    /// account.
+    async fn adopt_session(
+        &self,
+        api: &ApiClient,
+        response: LoginResponse,
+    ) -> Result<Account, EngineError> {
         let account = Account {
             server_url: api.server_url().to_owned(),
             member: response.member,

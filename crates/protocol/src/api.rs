@@ -155,3 +155,42 @@ pub struct UploadStatus {
     /// When an incomplete upload is discarded (no chunk for 24 hours).
     pub expires_at: UnixMillis,
 }
+
+/// `POST /api/v1/invites`: an invite for one person to join the workspace. Admins may
+/// invite anyone; staff may invite customers of an organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateInviteRequest {
+    pub role: Role,
+    /// Required for customers, absent for staff.
+    #[serde(default)]
+    pub org_id: Option<OrgId>,
+    /// How long the code stays valid (default 72, at most 720 hours).
+    #[serde(default)]
+    pub valid_hours: Option<u32>,
+}
+
+/// A created invite. The code is shown once; the server keeps only its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Invite {
+    /// Twelve letters and digits in groups of four (`K7QM-2XPA-9RDW`); case, spaces and
+    /// dashes do not matter when redeeming.
+    pub code: String,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub expires_at: UnixMillis,
+}
+
+/// `POST /api/v1/invites/redeem`: creates the invited account and signs it in (answer:
+/// [`LoginResponse`]). An unknown, used or expired code is `not_found`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedeemInviteRequest {
+    pub code: String,
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    pub device_id: DeviceId,
+    #[serde(default)]
+    pub device_name: String,
+}

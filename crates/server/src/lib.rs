@@ -231,6 +231,7 @@ impl App {
             .merge(http::conversations::router())
             .merge(http::events::router())
             .merge(http::files::router())
+            .merge(http::invites::router())
             .route("/ws", get(ws::upgrade));
         Router::new()
             .route("/healthz", get(healthz))

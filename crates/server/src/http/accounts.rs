@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use satchel_protocol::api::*;
-use satchel_protocol::{validate, ErrorCode, Member, Organisation, Role};
+use satchel_protocol::{validate, DeviceId, ErrorCode, Member, Organisation, Role};
 
 use super::{require_admin, ApiError, ApiJson, ApiResult, Authed};
 use crate::store::NewMember;
@@ -24,16 +24,7 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
-    validate::client_id("device_id", req.device_id.as_str())?;
-    validate::label(
-        "device_name",
-        if req.device_name.is_empty() {
-            "-"
-        } else {
-            &req.device_name
-        },
-        100,
-    )?;
+    check_device(&req.device_id, &req.device_name)?;
     let username = req.username.trim().to_lowercase();
     if let Err(wait) = state.limiter.check(&username) {
         return Err(ApiError::new(
@@ -58,25 +49,50 @@ async fn login(
         ));
     };
     state.limiter.record_success(&username);
+    start_session(&state, credentials.member, &req.device_id, &req.device_name).await
+}
+
+/// Opens a session for `member` on a device and answers as a login does.
+pub async fn start_session(
+    state: &AppState,
+    member: Member,
+    device_id: &DeviceId,
+    device_name: &str,
+) -> ApiResult<LoginResponse> {
     let token = auth::new_token();
     let lifetime = i64::try_from(auth::SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
     state
         .store
         .create_session(
             &auth::token_hash(&token),
-            credentials.member.id,
-            &req.device_id,
-            &req.device_name,
+            member.id,
+            device_id,
+            device_name,
             clock::now_millis().saturating_add(lifetime),
         )
         .await?;
     let workspace = state.workspace().await?;
-    tracing::info!(member = %credentials.member.id, "signed in");
+    tracing::info!(member = %member.id, "signed in");
     Ok(Json(LoginResponse {
         token,
-        member: credentials.member,
+        member,
         workspace,
     }))
+}
+
+/// Checks a device id and name as sent at sign-in.
+pub fn check_device(device_id: &DeviceId, device_name: &str) -> Result<(), ApiError> {
+    validate::client_id("device_id", device_id.as_str())?;
+    validate::label(
+        "device_name",
+        if device_name.is_empty() {
+            "-"
+        } else {
+            device_name
+        },
+        100,
+    )?;
+    Ok(())
 }
 
 async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<serde_json::Value> {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod events;
 pub mod files;
+pub mod invites;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -54,6 +54,17 @@ pub struct Upload {
     pub complete: bool,
 }
 
+/// An invite to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub code_hash: String,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+    pub created_by: MemberId,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
 /// A stored blob's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -176,6 +187,19 @@ pub trait Store: Send + Sync + 'static {
     async fn create_org(&self, name: &str) -> Result<Organisation, StoreError>;
     async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError>;
     async fn create_member(&self, member: NewMember) -> Result<Member, StoreError>;
+    /// Records an invite (its code's hash) for one person to join.
+    async fn create_invite(&self, invite: NewInvite) -> Result<(), StoreError>;
+    /// Creates the account an invite is for — with the invite's role and organisation —
+    /// and marks the invite used, in one transaction. `NotFound` for an unknown, used or
+    /// expired code; `Conflict` if the username is taken (the invite stays usable).
+    async fn redeem_invite(
+        &self,
+        code_hash: &str,
+        now: UnixMillis,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+    ) -> Result<Member, StoreError>;
     /// Members `viewer` may see: staff see everyone; customers see staff and their own
     /// organisation.
     async fn list_members(&self, viewer: &Member) -> Result<Vec<Member>, StoreError>;

@@ -786,6 +786,76 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn create_invite(&self, invite: NewInvite) -> Result<(), StoreError> {
+        if let Some(org) = invite.org_id {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
+                .bind(org.0)
+                .fetch_optional(&self.reader)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::Invalid(format!(
+                    "organisation {org} does not exist"
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO invites (code_hash, role, org_id, created_by, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&invite.code_hash)
+        .bind(invite.role.as_str())
+        .bind(invite.org_id.map(|o| o.0))
+        .bind(invite.created_by.0)
+        .bind(invite.created_at)
+        .bind(invite.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_invite(
+        &self,
+        code_hash: &str,
+        now: UnixMillis,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "SELECT role, org_id FROM invites
+             WHERE code_hash = ? AND used_by IS NULL AND expires_at > ?",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let role: String = row.try_get("role")?;
+        let member = NewMember {
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(role.clone()))?,
+            org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+            password_hash: password_hash.to_owned(),
+        };
+        let id = insert_member(&mut tx, &member, now).await?;
+        sqlx::query("UPDATE invites SET used_by = ?, used_at = ? WHERE code_hash = ?")
+            .bind(id)
+            .bind(now)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Member {
+            id: MemberId(id),
+            username: member.username,
+            display_name: member.display_name,
+            role: member.role,
+            org_id: member.org_id,
+        })
+    }
+
     async fn list_members(&self, viewer: &Member) -> Result<Vec<Member>, StoreError> {
         let rows = if viewer.role.is_staff() {
             sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members ORDER BY id"))
