@@ -17,6 +17,8 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     satchel_client::LocalMessage::export_all_to(dir)?;
     satchel_protocol::Member::export_all_to(dir)?;
     satchel_protocol::Receipt::export_all_to(dir)?;
+    satchel_protocol::Organisation::export_all_to(dir)?;
+    satchel_protocol::api::Invite::export_all_to(dir)?;
     Ok(())
 }
 

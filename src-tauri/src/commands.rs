@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use satchel_client::{ConversationSummary, LocalMessage};
-use satchel_protocol::{ConversationId, Member, MessageBody, MessageId, Receipt, Seq, TxnId};
+use satchel_protocol::api::{CreateInviteRequest, Invite};
+use satchel_protocol::{
+    ConversationId, Member, MessageBody, MessageId, OrgId, Organisation, Receipt, Role, Seq, TxnId,
+};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
@@ -38,6 +41,47 @@ pub async fn host_workspace(
     shell
         .host_workspace(&factory, &display_name, &username, &password)
         .await
+}
+
+#[tauri::command]
+pub async fn join_workspace(
+    shell: State<'_, Shell>,
+    server_url: String,
+    code: String,
+    username: String,
+    display_name: String,
+    password: String,
+) -> UiResult<SessionInfo> {
+    shell
+        .join(&server_url, &code, &username, &display_name, &password)
+        .await
+}
+
+/// Creates an invite code (admins: any role; staff: customers of an organisation).
+#[tauri::command]
+pub async fn create_invite(
+    shell: State<'_, Shell>,
+    role: Role,
+    org_id: Option<OrgId>,
+) -> UiResult<Invite> {
+    let request = CreateInviteRequest {
+        role,
+        org_id,
+        valid_hours: None,
+    };
+    Ok(shell.engine.api()?.create_invite(&request).await?)
+}
+
+/// The customer organisations the user may see.
+#[tauri::command]
+pub async fn orgs(shell: State<'_, Shell>) -> UiResult<Vec<Organisation>> {
+    Ok(shell.engine.api()?.orgs().await?)
+}
+
+/// Adds a customer organisation (admins).
+#[tauri::command]
+pub async fn create_org(shell: State<'_, Shell>, name: String) -> UiResult<Organisation> {
+    Ok(shell.engine.api()?.create_org(&name).await?)
 }
 
 #[tauri::command]

@@ -20,6 +20,9 @@ struct Args {
     /// alice, somchai, xiaoyu (customers).
     #[arg(long, value_name = "USER")]
     demo_as: Option<String>,
+    /// A join link (`satchel://join?server=…&code=…`), as the OS passes it when a link
+    /// is opened with the app.
+    link: Option<String>,
     /// Port of the server this app hosts.
     #[arg(long, default_value_t = 7878, env = "SATCHEL_PORT")]
     port: u16,
@@ -39,6 +42,10 @@ fn main() -> anyhow::Result<()> {
         profile: args.profile,
         demo_as: args.demo_as.or(args.demo.then(|| "wang".to_owned())),
         port: args.port,
+        join: args
+            .link
+            .as_deref()
+            .and_then(satchel_desktop::shell::JoinLink::parse),
     };
     match satchel_desktop::run(launch) {
         Err(satchel_desktop::StartError::AlreadyRunning) => {

@@ -23,6 +23,39 @@ pub struct LaunchOptions {
     pub demo_as: Option<String>,
     /// The port a hosted server listens on (7878 unless taken).
     pub port: u16,
+    /// A join link the app was opened with (`satchel://join?server=…&code=…`).
+    pub join: Option<JoinLink>,
+}
+
+/// A server and invite code from a join link, for the first-run screen to fill in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct JoinLink {
+    pub server: String,
+    pub code: String,
+}
+
+impl JoinLink {
+    /// Parses `satchel://join?server=<url>&code=<code>`; `None` for anything else.
+    pub fn parse(link: &str) -> Option<JoinLink> {
+        let url = reqwest::Url::parse(link.trim()).ok()?;
+        if url.scheme() != "satchel" || url.host_str() != Some("join") {
+            return None;
+        }
+        let get = |key: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let server = get("server")?;
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return None;
+        }
+        Some(JoinLink {
+            server,
+            code: get("code")?,
+        })
+    }
 }
 
 /// What the UI needs to decide which screen to show.
@@ -36,6 +69,8 @@ pub struct SessionInfo {
     pub demo: bool,
     pub profile_dir: String,
     pub connection: ConnectionState,
+    /// A join link to offer on the first-run screen.
+    pub join: Option<JoinLink>,
 }
 
 /// A hosted server to restart with the profile: kept in the profile's settings.
@@ -97,6 +132,7 @@ impl Shell {
             demo: self.launch.demo_as.is_some(),
             profile_dir: self.engine.profile_dir().to_string_lossy().into_owned(),
             connection: self.engine.status().borrow().clone(),
+            join: self.launch.join.clone(),
         }
     }
 
@@ -201,6 +237,23 @@ impl Shell {
         Ok(self.session_info().await)
     }
 
+    /// Joins a workspace with an invite code (creating the account) and starts syncing.
+    pub async fn join(
+        &self,
+        server_url: &str,
+        code: &str,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> UiResult<SessionInfo> {
+        let _guard = self.session.lock().await;
+        self.engine
+            .join(server_url, code, username, display_name, password)
+            .await?;
+        self.engine.start().await?;
+        Ok(self.session_info().await)
+    }
+
     pub async fn sign_out(&self) -> UiResult<SessionInfo> {
         let _guard = self.session.lock().await;
         self.engine.logout().await?;
@@ -233,5 +286,32 @@ impl Shell {
             .unwrap_or_else(|p| p.into_inner())
             .drops
             .remove(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JoinLink;
+
+    #[test]
+    fn join_links_carry_a_server_and_a_code() {
+        assert_eq!(
+            JoinLink::parse(
+                "satchel://join?server=http%3A%2F%2F192.168.1.20%3A7878&code=K7QM-2XPA-9RDW"
+            ),
+            Some(JoinLink {
+                server: "http://192.168.1.20:7878".into(),
+                code: "K7QM-2XPA-9RDW".into()
+            })
+        );
+        for bad in [
+            "https://example.com/join?server=http://x&code=A",
+            "satchel://join?code=A",
+            "satchel://join?server=file:///etc/passwd&code=A",
+            "satchel://other?server=http://x&code=A",
+            "not a link",
+        ] {
+            assert_eq!(JoinLink::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -103,7 +103,7 @@ type Script = (
     &'static [(usize, &'static str)],
 );
 
-const ORDERS: [Script; 4] = [
+const ORDERS: [Script; 6] = [
     (
         "TB-2026-031",
         "托特包 Tote bag — inquiry",
@@ -137,6 +137,25 @@ const ORDERS: [Script; 4] = [
             (2, "今天 QC 抽检 200 个，车线密度合格，2 个有胶水印已返工。"),
             (5, "好的，辛苦了！包装盒上的 logo 用烫金还是丝印？"),
             (1, "按确认的样品，烫金。"),
+        ],
+    ),
+    (
+        "LG-2026-044",
+        "登机箱 Carry-on — QC & packing",
+        1,
+        &[
+            (2, "QC 抽检 125 个：拉杆顺滑，3 个万向轮有异响，已更换。"),
+            (4, "Thanks Chen. Please send the QC report and carton photos before packing is sealed."),
+            (2, "OK. 每箱 4 个，五层瓦楞纸箱，明天封箱前拍照发你。"),
+        ],
+    ),
+    (
+        "CB-2025-210",
+        "化妆包 Cosmetic bag — done",
+        2,
+        &[
+            (5, "货已收到，质量很好，谢谢王姐！"),
+            (1, "收到就好！返单的话提前两周说，料子好备。"),
         ],
     ),
     (

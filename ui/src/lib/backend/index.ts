@@ -7,6 +7,9 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { ChangeEvent } from './bindings/ChangeEvent';
 import type { ConversationSummary } from './bindings/ConversationSummary';
 import type { DroppedFiles } from './bindings/DroppedFiles';
+import type { Invite } from './bindings/Invite';
+import type { Organisation } from './bindings/Organisation';
+import type { Role } from './bindings/Role';
 import type { LocalMessage } from './bindings/LocalMessage';
 import type { Member } from './bindings/Member';
 import type { Receipt } from './bindings/Receipt';
@@ -29,6 +32,10 @@ export type { ConnectionState } from './bindings/ConnectionState';
 export type { MessageBody } from './bindings/MessageBody';
 export type { AttachmentRef } from './bindings/AttachmentRef';
 export type { HostInfo } from './bindings/HostInfo';
+export type { Invite } from './bindings/Invite';
+export type { JoinLink } from './bindings/JoinLink';
+export type { Organisation } from './bindings/Organisation';
+export type { Role } from './bindings/Role';
 
 export type MediaSize = 'thumb' | 'chat' | 'original';
 
@@ -36,6 +43,10 @@ export interface Backend {
   bootstrap(): Promise<SessionInfo>;
   signIn(serverUrl: string, username: string, password: string): Promise<SessionInfo>;
   hostWorkspace(factory: string, displayName: string, username: string, password: string): Promise<SessionInfo>;
+  joinWorkspace(serverUrl: string, code: string, username: string, displayName: string, password: string): Promise<SessionInfo>;
+  createInvite(role: Role, orgId: number | null): Promise<Invite>;
+  orgs(): Promise<Organisation[]>;
+  createOrg(name: string): Promise<Organisation>;
   signOut(): Promise<SessionInfo>;
   conversations(): Promise<ConversationSummary[]>;
   messages(conversationId: number, before: number | null, limit: number): Promise<LocalMessage[]>;
@@ -76,6 +87,11 @@ export const tauriBackend: Backend = {
   signIn: (serverUrl, username, password) => invoke('sign_in', { serverUrl, username, password }),
   hostWorkspace: (factory, displayName, username, password) =>
     invoke('host_workspace', { factory, displayName, username, password }),
+  joinWorkspace: (serverUrl, code, username, displayName, password) =>
+    invoke('join_workspace', { serverUrl, code, username, displayName, password }),
+  createInvite: (role, orgId) => invoke('create_invite', { role, orgId }),
+  orgs: () => invoke('orgs'),
+  createOrg: (name) => invoke('create_org', { name }),
   signOut: () => invoke('sign_out'),
   conversations: () => invoke('conversations'),
   messages: (conversationId, before, limit) => invoke('messages', { conversationId, before, limit }),
@@ -106,3 +122,18 @@ export const tauriBackend: Backend = {
   onDrag: (handler) => listen<boolean>('drag', (e) => handler(e.payload)),
   onFocus: (handler) => listen<boolean>('focus', (e) => handler(e.payload)),
 };
+
+/** A join link for an invite: what colleagues paste or click to join. */
+export function joinLink(server: string, code: string): string {
+  return `satchel://join?server=${encodeURIComponent(server)}&code=${encodeURIComponent(code)}`;
+}
+
+/** Reads a pasted join link; `null` if it is not one. */
+export function parseJoinLink(text: string): { server: string; code: string } | null {
+  const match = /^satchel:\/\/join\?(.*)$/.exec(text.trim());
+  if (!match) return null;
+  const params = new URLSearchParams(match[1]);
+  const server = params.get('server') ?? '';
+  const code = params.get('code') ?? '';
+  return /^https?:\/\//.test(server) && code ? { server, code } : null;
+}

@@ -73,6 +73,10 @@ export class AppState {
     await this.run(async () => this.adopt(await this.backend.hostWorkspace(factory, displayName, username, password)));
   }
 
+  async join(serverUrl: string, code: string, username: string, displayName: string, password: string) {
+    await this.run(async () => this.adopt(await this.backend.joinWorkspace(serverUrl, code, username, displayName, password)));
+  }
+
   async signOut() {
     await this.run(async () => {
       this.session = await this.backend.signOut();

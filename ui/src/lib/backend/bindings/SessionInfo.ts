@@ -2,6 +2,7 @@
 import type { Account } from "./Account";
 import type { ConnectionState } from "./ConnectionState";
 import type { HostInfo } from "./HostInfo";
+import type { JoinLink } from "./JoinLink";
 
 /**
  * What the UI needs to decide which screen to show.
@@ -18,4 +19,8 @@ host: HostInfo | null,
 /**
  * Launched as the demo workspace.
  */
-demo: boolean, profile_dir: string, connection: ConnectionState, };
+demo: boolean, profile_dir: string, connection: ConnectionState, 
+/**
+ * A join link to offer on the first-run screen.
+ */
+join: JoinLink | null, };
