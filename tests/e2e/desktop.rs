@@ -125,8 +125,19 @@ impl Desktop {
     /// Launches the app (through its own tauri-driver) with a fresh profile folder and
     /// returns the WebDriver session driving it.
     pub async fn launch_app(&mut self, name: &str) -> anyhow::Result<App> {
-        let app_binary = satchel_test_support::binary("satchel")?;
         let data_dir = self.root.path().join(name);
+        self.launch(name, &satchel_test_support::binary("satchel")?, &data_dir)
+            .await
+    }
+
+    /// Launches `app_binary` with `data_dir` as its data folder (`SATCHEL_DATA_DIR`).
+    pub async fn launch(
+        &mut self,
+        name: &str,
+        app_binary: &Path,
+        data_dir: &Path,
+    ) -> anyhow::Result<App> {
+        let data_dir = data_dir.to_owned();
         std::fs::create_dir_all(&data_dir)?;
         let (port, native_port) = (free_port()?, free_port()?);
         let driver = self
@@ -149,6 +160,7 @@ impl Desktop {
                 self.artifacts.join(format!("{name}-driver.log")),
             )?)
             .spawn()?;
+        let driver_pid = driver.id();
         self.processes.push(Guard(driver));
         let url = format!("http://127.0.0.1:{port}");
         wait_for(Duration::from_secs(20), || {
@@ -179,6 +191,7 @@ impl Desktop {
         Ok(App {
             name: name.to_owned(),
             client,
+            driver_pid,
             data_dir,
             artifacts: self.artifacts.clone(),
             shots: 0,
@@ -268,12 +281,73 @@ fn wait_for(timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Resul
 pub struct App {
     pub name: String,
     pub client: Client,
+    /// The tauri-driver serving this session; the app and its WebKit processes run
+    /// beneath it.
+    pub driver_pid: u32,
     pub data_dir: PathBuf,
     artifacts: PathBuf,
     shots: u32,
 }
 
 impl App {
+    /// Proportional memory (PSS, bytes) of the app and every process it started (the
+    /// WebKit web and network processes), read from `/proc/<pid>/smaps_rollup`.
+    pub fn pss_bytes(&self) -> anyhow::Result<u64> {
+        let mut parent_of = std::collections::HashMap::new();
+        let mut name_of = std::collections::HashMap::new();
+        for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`; comm may contain spaces, so split at the last ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let comm = head
+                .split_once('(')
+                .map(|(_, c)| c.to_owned())
+                .unwrap_or_default();
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.insert(pid, ppid);
+                name_of.insert(pid, comm);
+            }
+        }
+        let descends = |mut pid: u32| loop {
+            match parent_of.get(&pid) {
+                Some(&p) if p == self.driver_pid => return true,
+                Some(&p) if p > 1 => pid = p,
+                _ => return false,
+            }
+        };
+        let mut total = 0;
+        for (&pid, name) in &name_of {
+            if !descends(pid) || name.starts_with("WebKitWebDrive") || name == "tauri-driver" {
+                continue;
+            }
+            let rollup =
+                std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+            for line in rollup.lines() {
+                if let Some(kb) = line.strip_prefix("Pss:") {
+                    total += kb
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                        * 1024;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Saves a screenshot as `<artifacts>/<app>-<nn>-<step>.png`.
     pub async fn screenshot(&mut self, step: &str) -> anyhow::Result<PathBuf> {
         self.shots += 1;

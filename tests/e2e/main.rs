@@ -7,6 +7,8 @@
 //! `cargo build -p satchel-desktop --features custom-protocol && cargo test -p satchel-tests --test e2e`.
 //! Screenshots of each step land in `target/e2e-artifacts/`.
 
+// Shared by the e2e test and the desktop benchmark; each uses part of it.
+#[allow(dead_code)]
 mod desktop;
 
 use std::time::Duration;

@@ -58,11 +58,10 @@ async fn create(
     ApiJson(req): ApiJson<CreateInviteRequest>,
 ) -> ApiResult<Invite> {
     let inviter = &authed.session.member;
-    let allowed = match (inviter.role, req.role) {
-        (Role::Admin, _) => true,
-        (Role::Staff, Role::Customer) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (inviter.role, req.role),
+        (Role::Admin, _) | (Role::Staff, Role::Customer)
+    );
     if !allowed {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
