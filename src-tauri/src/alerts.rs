@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use satchel_client::{Change, Engine, LocalMessage};
 use satchel_protocol::{ConversationId, MemberId, MessageBody, Seq};
 use tauri::{AppHandle, Manager, Runtime};
+#[cfg(not(target_os = "linux"))]
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -35,6 +36,7 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// New messages in one conversation, ready to announce.
 struct Fresh {
+    conversation: ConversationId,
     title: String,
     count: usize,
     line: String,
@@ -98,7 +100,7 @@ fn announce_new_messages<R: Runtime>(app: &AppHandle<R>, fresh: &[Fresh]) {
             } else {
                 format!("{} 条新消息 · {}", one.count, one.line)
             };
-            show(app, &one.title, &body);
+            show(app, &one.title, &body, Some(one.conversation));
         }
         several => {
             let total: usize = several.iter().map(|f| f.count).sum();
@@ -111,7 +113,7 @@ fn announce_new_messages<R: Runtime>(app: &AppHandle<R>, fresh: &[Fresh]) {
             if several.len() > 4 {
                 lines.push(format!("… +{}", several.len() - 4));
             }
-            show(app, &title, &lines.join("\n"));
+            show(app, &title, &lines.join("\n"), None);
         }
     }
 }
@@ -184,6 +186,7 @@ impl Alerts {
         }
         let sender = member_name(engine, newest.sender_id).await;
         Ok(Some(Fresh {
+            conversation,
             title: conversation_title(engine, conversation).await,
             count: fresh.len(),
             line: format!("{sender}: {}", newest.body.summary()),
@@ -249,7 +252,7 @@ impl Alerts {
         if announcements.len() > 5 {
             lines.push(format!("… +{}", announcements.len() - 5));
         }
-        show(app, &title, &lines.join("\n"));
+        show(app, &title, &lines.join("\n"), Some(conversation));
         Ok(())
     }
 }
@@ -274,19 +277,59 @@ async fn member_name(engine: &Engine, id: MemberId) -> String {
         .unwrap_or_else(|| format!("#{id}"))
 }
 
-fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+/// Shows a notification; clicking it brings the window forward on `conversation`.
+///
+/// On Linux the notification goes straight to the desktop's notification service
+/// (notify-rust, which the notification plugin uses underneath) with a default action,
+/// because the plugin offers no click callback on desktop platforms. Elsewhere the plugin
+/// shows it, and a click activates the app as the OS does for its toasts.
+fn show<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    body: &str,
+    conversation: Option<ConversationId>,
+) {
     let app = app.clone();
     let (title, body) = (title.to_owned(), body.to_owned());
-    // The platform call may block briefly (D-Bus on Linux).
+    // The platform call may block (D-Bus), and waiting for a click does.
     tauri::async_runtime::spawn_blocking(move || {
-        if let Err(e) = app
-            .notification()
-            .builder()
-            .title(&title)
-            .body(&body)
-            .show()
+        #[cfg(target_os = "linux")]
         {
-            tracing::warn!(error = %e, "showing a notification failed");
+            let shown = notify_rust::Notification::new()
+                .appname("包讯 Satchel")
+                .summary(&title)
+                .body(&body)
+                .action("default", "打开 Open")
+                .show();
+            match shown {
+                Ok(handle) => handle.wait_for_action(|action| {
+                    if action == "default" {
+                        open_conversation(&app, conversation);
+                    }
+                }),
+                Err(e) => tracing::warn!(error = %e, "showing a notification failed"),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = conversation;
+            if let Err(e) = app
+                .notification()
+                .builder()
+                .title(&title)
+                .body(&body)
+                .show()
+            {
+                tracing::warn!(error = %e, "showing a notification failed");
+            }
         }
     });
+}
+
+/// Brings the window forward and asks the UI to show `conversation`.
+fn open_conversation<R: Runtime>(app: &AppHandle<R>, conversation: Option<ConversationId>) {
+    crate::show_main_window(app);
+    if let Some(id) = conversation {
+        let _ = tauri::Emitter::emit_to(app, "main", "open-conversation", id);
+    }
 }

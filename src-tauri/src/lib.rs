@@ -116,6 +116,13 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
+            // The window is created here rather than from the config so that each
+            // profile keeps its own web storage (language, theme) beside its data.
+            if let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main") {
+                tauri::WebviewWindowBuilder::from_config(&handle, config)?
+                    .data_directory(profile_dir.join("webview"))
+                    .build()?;
+            }
             if let Err(e) = tray::install(&handle) {
                 tracing::warn!(error = %e, "no tray icon on this desktop");
             }

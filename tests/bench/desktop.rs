@@ -99,7 +99,7 @@ async fn run() {
         api.send(
             order.id,
             &SendMessageRequest {
-                txn_id: TxnId(format!("bench-{i}")),
+                txn_id: TxnId(format!("bench-txn-{i:06}")),
                 body: MessageBody::Text {
                     text,
                     reply_to: None,
@@ -122,6 +122,8 @@ async fn run() {
         "profile did not sync"
     );
     engine.close().await;
+    // Release the profile (its lock lives as long as the engine) for the app.
+    drop(engine);
 
     let mut desktop = Desktop::start().expect("desktop");
     let (mut minimal_start, mut minimal_pss) = (Vec::new(), Vec::new());

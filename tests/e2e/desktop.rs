@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,11 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// A running process killed on drop.
+/// A running process killed on drop, with every process in its process group (a
+/// tauri-driver's WebKitWebDriver and the app it launched).
 struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -153,6 +157,7 @@ impl Desktop {
             // No keychain daemon runs on the test desktop; keep tokens in the profile.
             .env("SATCHEL_TOKEN_FILE", "1")
             .env("RUST_LOG", "info,tao=warn,wry=warn")
+            .process_group(0)
             .stdout(std::fs::File::create(
                 self.artifacts.join(format!("{name}-app.log")),
             )?)
@@ -175,11 +180,16 @@ impl Desktop {
         );
         let started = Instant::now();
         let client = loop {
-            match ClientBuilder::rustls()?
-                .capabilities(capabilities.clone())
-                .connect(&url)
+            // A session waits for the app's window; an app that exits at once would
+            // leave it waiting forever.
+            let mut builder = ClientBuilder::rustls()?;
+            let connect = builder.capabilities(capabilities.clone()).connect(&url);
+            let connected = tokio::time::timeout(Duration::from_secs(60), connect)
                 .await
-            {
+                .with_context(|| {
+                    format!("{name}: the app did not open a window (see {name}-app.log)")
+                })?;
+            match connected {
                 Ok(client) => break client,
                 Err(e) if started.elapsed() < Duration::from_secs(30) => {
                     tracing_log(&format!("session not ready yet: {e}"));
@@ -252,6 +262,18 @@ impl Desktop {
             .status()?;
         if !status.success() {
             bail!("xdotool click failed");
+        }
+        Ok(())
+    }
+
+    /// Clicks the newest notification on screen (its default action), as a user would.
+    pub fn click_newest_notification(&self) -> anyhow::Result<()> {
+        let status = self
+            .command(which("dunstctl")?)
+            .args(["action", "0"])
+            .status()?;
+        if !status.success() {
+            bail!("dunstctl action failed");
         }
         Ok(())
     }

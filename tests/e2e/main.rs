@@ -78,7 +78,7 @@ fn sample_photo(path: &std::path::Path) -> anyhow::Result<String> {
 /// start): staff and customer sign in; staff sends a text marked *needs confirmation*
 /// and a 24 MP photo dropped from the OS; the customer sees both and opens the original;
 /// staff sees "read" and gets a desktop notification; a message typed while the server
-/// is down is delivered after it returns.
+/// is down is delivered after it returns. Clicking a notification opens its conversation.
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     // Two TLS providers are compiled into this test binary; the WebDriver client needs one
@@ -171,7 +171,28 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         )
         .await?;
     client.screenshot("unread").await?;
-    open_order(&client, &order).await?;
+    // The customer's desktop announced the photo; clicking that notification opens the
+    // order's conversation.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !desktop.notifications().contains("[image]") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new-message notification on D-Bus:\n{}",
+            desktop.notifications()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    desktop.click_newest_notification()?;
+    client
+        .wait_until(
+            "the notification opening the conversation",
+            &format!(
+                "return document.querySelector('[data-testid=conversation-view]')?.dataset.conversationId === '{}'",
+                workspace.order_b.id
+            ),
+            WAIT,
+        )
+        .await?;
     client
         .wait_until(
             "the text and the photo preview",
@@ -191,6 +212,8 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             Duration::from_secs(60),
         )
         .await?;
+    // Painting a 24 MP decode takes a moment after it has loaded.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     client.screenshot("original").await?;
     // The original on the customer's machine is byte-for-byte the file staff dropped.
     let cached = std::fs::read(
@@ -264,6 +287,14 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         )
         .await?;
     staff.screenshot("reply-received").await?;
+
+    // The smallest screen it must still work on.
+    client
+        .client
+        .set_window_rect(CUSTOMER_X as u32, 0, 1280, 800)
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.screenshot("1280x800").await?;
 
     std::fs::write(
         desktop.artifacts.join("notifications-final.log"),

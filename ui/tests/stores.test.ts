@@ -41,6 +41,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     onDropped: unlisten,
     onDrag: unlisten,
     onFocus: unlisten,
+    onOpenConversation: unlisten,
     ...overrides,
   };
 }

@@ -85,3 +85,17 @@ describe('mergeNewest', () => {
     expect(maxSeq([message(4, 1, 'a'), message(null, 1, 'b'), message(2, 1, 'c')])).toBe(4);
   });
 });
+
+describe('mentions', () => {
+  it('marks @names of members, longest name first, and leaves other @ alone', async () => {
+    const { mentionPattern, mentionSegments } = await import('../src/lib/timeline');
+    const pattern = mentionPattern(['王丽', 'Alice', 'Alice Moore (Acme)']);
+    expect(mentionSegments('@Alice Moore (Acme) 请看 @王丽 和 @nobody', pattern)).toEqual([
+      { text: '@Alice Moore (Acme)', mention: true },
+      { text: ' 请看 ', mention: false },
+      { text: '@王丽', mention: true },
+      { text: ' 和 @nobody', mention: false },
+    ]);
+    expect(mentionSegments('no mentions', null)).toEqual([{ text: 'no mentions', mention: false }]);
+  });
+});

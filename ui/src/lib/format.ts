@@ -20,12 +20,28 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+// Creating an Intl formatter is costly; a timeline formats hundreds of times.
+const formatters = new Map<string, { time: Intl.DateTimeFormat; day: Intl.DateTimeFormat }>();
+
+function formattersFor(lang: string) {
+  let f = formatters.get(lang);
+  if (!f) {
+    f = {
+      time: new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' }),
+      day: new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric' }),
+    };
+    formatters.set(lang, f);
+  }
+  return f;
+}
+
 export function formatTime(ms: number, now: number = Date.now()): string {
+  const f = formattersFor(i18n.lang);
   const date = new Date(ms);
   const today = new Date(now);
-  const time = date.toLocaleTimeString(i18n.lang, { hour: '2-digit', minute: '2-digit' });
+  const time = f.time.format(date);
   if (date.toDateString() === today.toDateString()) return time;
   const yesterday = new Date(now - 86_400_000);
   if (date.toDateString() === yesterday.toDateString()) return `${t('chat.yesterday')} ${time}`;
-  return `${date.toLocaleDateString(i18n.lang, { month: 'short', day: 'numeric' })} ${time}`;
+  return `${f.day.format(date)} ${time}`;
 }

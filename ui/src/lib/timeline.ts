@@ -110,3 +110,27 @@ export function maxSeq(messages: LocalMessage[]): number {
   for (const m of messages) if (m.seq !== null && m.seq > max) max = m.seq;
   return max;
 }
+
+/** Splits text into plain runs and @mentions of the given names. */
+export function mentionSegments(text: string, pattern: RegExp | null): { text: string; mention: boolean }[] {
+  if (!pattern) return [{ text, mention: false }];
+  const parts: { text: string; mention: boolean }[] = [];
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    const at = match.index ?? 0;
+    if (at > last) parts.push({ text: text.slice(last, at), mention: false });
+    parts.push({ text: match[0], mention: true });
+    last = at + match[0].length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last), mention: false });
+  return parts;
+}
+
+/** One pattern matching `@Name` for every member name (longest first), or `null`. */
+export function mentionPattern(names: string[]): RegExp | null {
+  const escaped = names
+    .filter((n) => n.length > 0)
+    .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .sort((a, b) => b.length - a.length);
+  return escaped.length > 0 ? new RegExp(`@(?:${escaped.join('|')})`, 'g') : null;
+}

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use satchel_protocol::api::*;
-use satchel_protocol::{validate, DeviceId, ErrorCode, Member, Organisation, Role};
+use satchel_protocol::{validate, DeviceId, ErrorCode, Member, OrgId, Organisation, Role};
 
 use super::{require_admin, ApiError, ApiJson, ApiResult, Authed};
 use crate::store::NewMember;
@@ -78,6 +78,21 @@ pub async fn start_session(
         member,
         workspace,
     }))
+}
+
+/// Customers belong to exactly one organisation; staff and admins to none.
+pub fn check_role_org(role: Role, org_id: Option<OrgId>) -> Result<(), ApiError> {
+    match (role, org_id) {
+        (Role::Customer, None) => Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "org_id: customers need an organisation",
+        )),
+        (Role::Admin | Role::Staff, Some(_)) => Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "org_id: staff belong to no organisation",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a device id and name as sent at sign-in.
@@ -162,21 +177,7 @@ pub async fn create_member_checked(
         validate::MAX_DISPLAY_NAME_CHARS,
     )?;
     validate::password(&req.password)?;
-    match (req.role, req.org_id) {
-        (Role::Customer, None) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "org_id: customers need an organisation",
-            ))
-        }
-        (Role::Admin | Role::Staff, Some(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "org_id: staff belong to no organisation",
-            ))
-        }
-        _ => {}
-    }
+    check_role_org(req.role, req.org_id)?;
     let password_hash = auth::hash_password(req.password).await?;
     Ok(state
         .store

@@ -10,7 +10,7 @@ use satchel_protocol::api::{CreateInviteRequest, Invite, LoginResponse, RedeemIn
 use satchel_protocol::{validate, ErrorCode, Role};
 use sha2::{Digest, Sha256};
 
-use super::accounts::{check_device, start_session};
+use super::accounts::{check_device, check_role_org, start_session};
 use super::{ApiError, ApiJson, ApiResult, Authed};
 use crate::store::{NewInvite, StoreError};
 use crate::{auth, clock, AppState};
@@ -68,21 +68,7 @@ async fn create(
             "only admins invite staff; customers cannot invite",
         ));
     }
-    match (req.role, req.org_id) {
-        (Role::Customer, None) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "org_id: customers need an organisation",
-            ))
-        }
-        (Role::Admin | Role::Staff, Some(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "org_id: staff belong to no organisation",
-            ))
-        }
-        _ => {}
-    }
+    check_role_org(req.role, req.org_id)?;
     let hours = req.valid_hours.unwrap_or(DEFAULT_HOURS);
     if hours == 0 || hours > MAX_HOURS {
         return Err(ApiError::new(

@@ -764,17 +764,7 @@ impl Store for SqliteStore {
 
     async fn create_member(&self, member: NewMember) -> Result<Member, StoreError> {
         let mut tx = self.writer.begin().await?;
-        if let Some(org) = member.org_id {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
-                .bind(org.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "organisation {org} does not exist"
-                )));
-            }
-        }
+        ensure_org_exists(&mut tx, member.org_id).await?;
         let id = insert_member(&mut tx, &member, crate::clock::now_millis()).await?;
         tx.commit().await?;
         Ok(Member {
@@ -787,17 +777,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_invite(&self, invite: NewInvite) -> Result<(), StoreError> {
-        if let Some(org) = invite.org_id {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
-                .bind(org.0)
-                .fetch_optional(&self.reader)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "organisation {org} does not exist"
-                )));
-            }
-        }
+        let mut tx = self.writer.begin().await?;
+        ensure_org_exists(&mut tx, invite.org_id).await?;
         sqlx::query(
             "INSERT INTO invites (code_hash, role, org_id, created_by, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -808,8 +789,9 @@ impl Store for SqliteStore {
         .bind(invite.created_by.0)
         .bind(invite.created_at)
         .bind(invite.expires_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1256,6 +1238,21 @@ impl Store for SqliteStore {
     async fn can_read_blob(&self, member: MemberId, sha256: &str) -> Result<bool, StoreError> {
         can_read(&mut *self.reader.acquire().await?, member, sha256).await
     }
+}
+
+/// `Invalid` unless the organisation (if any) exists.
+async fn ensure_org_exists(tx: &mut Tx, org: Option<OrgId>) -> Result<(), StoreError> {
+    let Some(org) = org else { return Ok(()) };
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = ?")
+        .bind(org.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::Invalid(format!(
+            "organisation {org} does not exist"
+        )));
+    }
+    Ok(())
 }
 
 async fn insert_member(

@@ -72,6 +72,8 @@ export interface Backend {
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
   onDrag(handler: (active: boolean) => void): Promise<UnlistenFn>;
   onFocus(handler: (focused: boolean) => void): Promise<UnlistenFn>;
+  /** A notification was clicked: show this conversation. */
+  onOpenConversation(handler: (conversationId: number) => void): Promise<UnlistenFn>;
 }
 
 /** Turns whatever a command threw into a `UiError`. */
@@ -121,6 +123,7 @@ export const tauriBackend: Backend = {
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),
   onDrag: (handler) => listen<boolean>('drag', (e) => handler(e.payload)),
   onFocus: (handler) => listen<boolean>('focus', (e) => handler(e.payload)),
+  onOpenConversation: (handler) => listen<number>('open-conversation', (e) => handler(e.payload)),
 };
 
 /** A join link for an invite: what colleagues paste or click to join. */
