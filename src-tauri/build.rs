@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "send_dropped",
     "pick_and_send_files",
     "send_pasted",
+    "send_voice",
     "mark_read",
     "retry_message",
     "discard_message",

@@ -217,31 +217,80 @@ pub async fn send_pasted(
     shell: State<'_, Shell>,
     request: tauri::ipc::Request<'_>,
 ) -> UiResult<LocalMessage> {
-    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(UiError::new("invalid", "expected the image bytes"));
-    };
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let conversation_id = header("x-conversation")
+    let upload = RawUpload::from_request(&request, "screenshot.png").await?;
+    Ok(shell
+        .engine
+        .send_file(upload.conversation_id, &upload.path, "")
+        .await?)
+}
+
+/// Sends a voice message recorded in the window: raw bytes as the body; conversation,
+/// file name and `x-duration-ms` as headers.
+#[tauri::command]
+pub async fn send_voice(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> UiResult<LocalMessage> {
+    let upload = RawUpload::from_request(&request, "voice.webm").await?;
+    let duration_ms = upload
+        .header("x-duration-ms")
         .and_then(|v| v.parse().ok())
-        .map(ConversationId)
-        .ok_or_else(|| UiError::new("invalid", "missing conversation"))?;
-    let name = satchel_protocol::validate::sanitize_file_name(
-        &header("x-file-name").unwrap_or_else(|| "screenshot.png".into()),
-    );
-    // The engine imports from a path; the pasted bytes get a private temporary folder
-    // that disappears once they are copied into the profile's cache.
-    let dir = tempfile::tempdir().map_err(|e| UiError::new("file", e.to_string()))?;
-    let path = dir.path().join(&name);
-    tokio::fs::write(&path, bytes)
-        .await
-        .map_err(|e| UiError::new("file", e.to_string()))?;
-    Ok(shell.engine.send_file(conversation_id, &path, "").await?)
+        .ok_or_else(|| UiError::new("invalid", "missing duration"))?;
+    Ok(shell
+        .engine
+        .send_voice(upload.conversation_id, &upload.path, duration_ms)
+        .await?)
+}
+
+/// Bytes the window sent as a raw request body, written to a private temporary file
+/// (the engine imports from a path; the folder disappears once they are in the cache).
+struct RawUpload {
+    conversation_id: ConversationId,
+    path: PathBuf,
+    headers: tauri::http::HeaderMap,
+    _dir: tempfile::TempDir,
+}
+
+impl RawUpload {
+    async fn from_request(
+        request: &tauri::ipc::Request<'_>,
+        default_name: &str,
+    ) -> UiResult<RawUpload> {
+        let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+            return Err(UiError::new("invalid", "expected the file's bytes"));
+        };
+        let headers = request.headers().clone();
+        let header = |name: &str| header_value(&headers, name);
+        let conversation_id = header("x-conversation")
+            .and_then(|v| v.parse().ok())
+            .map(ConversationId)
+            .ok_or_else(|| UiError::new("invalid", "missing conversation"))?;
+        let name = satchel_protocol::validate::sanitize_file_name(
+            &header("x-file-name").unwrap_or_else(|| default_name.into()),
+        );
+        let dir = tempfile::tempdir().map_err(|e| UiError::new("file", e.to_string()))?;
+        let path = dir.path().join(&name);
+        tokio::fs::write(&path, bytes)
+            .await
+            .map_err(|e| UiError::new("file", e.to_string()))?;
+        Ok(RawUpload {
+            conversation_id,
+            path,
+            headers,
+            _dir: dir,
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        header_value(&self.headers, name)
+    }
+}
+
+fn header_value(headers: &tauri::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Marks messages up to `seq` read. Refused unless the window has focus: a message

@@ -104,6 +104,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::send_dropped,
             commands::pick_and_send_files,
             commands::send_pasted,
+            commands::send_voice,
             commands::mark_read,
             commands::retry_message,
             commands::discard_message,

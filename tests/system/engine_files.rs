@@ -533,3 +533,40 @@ async fn uploads_can_be_paused_resumed_and_cancelled() {
     // A message the server already has cannot be cancelled.
     assert!(wang.cancel(&other.txn_id).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_message_arrives_as_voice_with_its_length_and_exact_bytes() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+    wang.start().await.unwrap();
+    alice.start().await.unwrap();
+
+    // What a browser's MediaRecorder produces: a WebM header and opaque audio.
+    let mut bytes = vec![0x1a, 0x45, 0xdf, 0xa3];
+    bytes.extend((0..48_000u32).map(|i| (i * 7 % 251) as u8));
+    let recording = files.path().join("voice-1.webm");
+    std::fs::write(&recording, &bytes).unwrap();
+    wang.send_voice(ws.order_a.id, &recording, 12_400)
+        .await
+        .unwrap();
+    settle(&[&wang, &alice], Duration::from_secs(30)).await;
+
+    let received = alice.local().confirmed(ws.order_a.id).await.unwrap();
+    let MessageBody::Voice {
+        attachment,
+        duration_ms,
+    } = &received.last().expect("a message").body
+    else {
+        panic!("voice: {:?}", received.last().map(|m| &m.body))
+    };
+    assert_eq!(*duration_ms, 12_400);
+    let fetched = alice.fetch_file(&attachment.sha256).await.unwrap();
+    assert_eq!(std::fs::read(fetched).unwrap(), bytes);
+}

@@ -28,6 +28,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     sendDropped: vi.fn(),
     pickAndSendFiles: vi.fn(),
     sendPasted: vi.fn(),
+    sendVoice: vi.fn(),
     markRead: vi.fn(async () => {}),
     retryMessage: vi.fn(),
     discardMessage: vi.fn(),

@@ -477,7 +477,20 @@ impl Engine {
         caption: &str,
     ) -> Result<LocalMessage, EngineError> {
         // Without a folder nothing is skipped, so there is always a message.
-        self.send_file_from(conversation_id, path, caption, None)
+        self.send_file_from(conversation_id, path, caption, None, None)
+            .await?
+            .ok_or(EngineError::NotFound("message"))
+    }
+
+    /// Sends a recorded voice message (the file as recorded, byte for byte) with its
+    /// length, through the outbox like any file.
+    pub async fn send_voice(
+        &self,
+        conversation_id: ConversationId,
+        path: &Path,
+        duration_ms: u32,
+    ) -> Result<LocalMessage, EngineError> {
+        self.send_file_from(conversation_id, path, "", None, Some(duration_ms))
             .await?
             .ok_or(EngineError::NotFound("message"))
     }
@@ -492,7 +505,7 @@ impl Engine {
         path: &Path,
         name: &str,
     ) -> Result<Option<LocalMessage>, EngineError> {
-        self.send_file_from(conversation_id, path, "", Some((folder, name)))
+        self.send_file_from(conversation_id, path, "", Some((folder, name)), None)
             .await
     }
 
@@ -502,6 +515,7 @@ impl Engine {
         path: &Path,
         caption: &str,
         from_folder: Option<(&str, &str)>,
+        voice_duration_ms: Option<u32>,
     ) -> Result<Option<LocalMessage>, EngineError> {
         let imported = crate::transfer::import(&self.inner.profile_dir, path).await?;
         if let Some((folder, _)) = from_folder {
@@ -523,7 +537,7 @@ impl Engine {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let dimensions = if mime.starts_with("image/") {
+        let dimensions = if mime.starts_with("image/") && voice_duration_ms.is_none() {
             crate::transfer::make_previews(&self.inner.profile_dir, &imported.sha256).await
         } else {
             None
@@ -537,7 +551,12 @@ impl Engine {
             height: dimensions.map(|d| d.1),
         };
         let caption = caption.to_owned();
-        let body = if mime.starts_with("image/") {
+        let body = if let Some(duration_ms) = voice_duration_ms {
+            MessageBody::Voice {
+                attachment,
+                duration_ms,
+            }
+        } else if mime.starts_with("image/") {
             MessageBody::Image {
                 attachment,
                 caption,

@@ -59,6 +59,7 @@ export interface Backend {
   sendDropped(conversationId: number, dropId: number): Promise<LocalMessage[]>;
   pickAndSendFiles(conversationId: number): Promise<LocalMessage[]>;
   sendPasted(conversationId: number, name: string, bytes: Uint8Array): Promise<LocalMessage>;
+  sendVoice(conversationId: number, name: string, bytes: Uint8Array, durationMs: number): Promise<LocalMessage>;
   markRead(conversationId: number, seq: number): Promise<void>;
   retryMessage(txnId: string): Promise<void>;
   discardMessage(txnId: string): Promise<void>;
@@ -109,6 +110,10 @@ export const tauriBackend: Backend = {
   sendPasted: (conversationId, name, bytes) =>
     invoke('send_pasted', bytes, {
       headers: { 'x-conversation': String(conversationId), 'x-file-name': name },
+    }),
+  sendVoice: (conversationId, name, bytes, durationMs) =>
+    invoke('send_voice', bytes, {
+      headers: { 'x-conversation': String(conversationId), 'x-file-name': name, 'x-duration-ms': String(Math.round(durationMs)) },
     }),
   markRead: (conversationId, seq) => invoke('mark_read', { conversationId, seq }),
   retryMessage: (txnId) => invoke('retry_message', { txnId }),

@@ -70,6 +70,8 @@ export default {
     placeholder: 'Message — Enter sends, Shift+Enter for a new line',
     send: 'Send',
     attach: 'Send files',
+    record: 'Record voice',
+    stopRecording: 'Stop and send',
     needsConfirmation: 'Needs confirmation',
     needsConfirmationHint: 'Notify me when it is read',
     replyingTo: 'Replying to {{name}}',

@@ -70,6 +70,8 @@ export default {
     placeholder: '输入消息，Enter 发送，Shift+Enter 换行',
     send: '发送',
     attach: '发送文件',
+    record: '录语音',
+    stopRecording: '停止并发送',
     needsConfirmation: '需确认已读',
     needsConfirmationHint: '对方阅读后通知我',
     replyingTo: '回复 {{name}}',
