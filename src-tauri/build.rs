@@ -31,6 +31,13 @@ const COMMANDS: &[&str] = &[
     "fetch_original",
     "save_attachment",
     "focus_window",
+    "read_states",
+    "remind",
+    "set_muted",
+    "notification_settings",
+    "set_notification_settings",
+    "notifications",
+    "mark_notifications_seen",
 ];
 
 fn main() {

@@ -19,6 +19,11 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     satchel_protocol::Receipt::export_all_to(dir)?;
     satchel_protocol::Organisation::export_all_to(dir)?;
     satchel_protocol::api::Invite::export_all_to(dir)?;
+    satchel_protocol::Reminder::export_all_to(dir)?;
+    satchel_client::ReadState::export_all_to(dir)?;
+    crate::alerts::InAppNotification::export_all_to(dir)?;
+    crate::alerts::NotificationSettings::export_all_to(dir)?;
+    crate::alerts::OpenTarget::export_all_to(dir)?;
     Ok(())
 }
 

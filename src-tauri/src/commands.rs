@@ -4,14 +4,16 @@
 
 use std::path::PathBuf;
 
-use satchel_client::{ConversationSummary, LocalMessage};
+use satchel_client::{ConversationSummary, LocalMessage, ReadState};
 use satchel_protocol::api::{CreateInviteRequest, Invite};
 use satchel_protocol::{
-    ConversationId, Member, MessageBody, MessageId, OrgId, Organisation, Receipt, Role, Seq, TxnId,
+    ConversationId, Member, MessageBody, MessageId, OrgId, Organisation, Receipt, Reminder, Role,
+    Seq, TxnId, UnixMillis,
 };
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
+use crate::alerts::{InAppNotification, Inbox, NotificationSettings};
 use crate::error::{UiError, UiResult};
 use crate::shell::{SessionInfo, Shell};
 
@@ -136,11 +138,19 @@ pub async fn send_text(
     text: String,
     reply_to: Option<MessageId>,
     needs_confirmation: bool,
+    deadline: Option<UnixMillis>,
 ) -> UiResult<LocalMessage> {
+    if deadline.is_some_and(|d| d <= chrono::Utc::now().timestamp_millis()) {
+        return Err(UiError::new(
+            "invalid_field",
+            "the deadline has already passed",
+        ));
+    }
     let body = MessageBody::Text {
         text,
         reply_to,
         needs_confirmation,
+        deadline,
     };
     Ok(shell.engine.send(conversation_id, body).await?)
 }
@@ -378,4 +388,66 @@ pub async fn save_attachment(
 #[tauri::command]
 pub fn focus_window(app: AppHandle) {
     crate::show_main_window(&app);
+}
+
+/// Who has read one of my messages (and when), and who has not.
+#[tauri::command]
+pub async fn read_states(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    seq: Seq,
+) -> UiResult<Vec<ReadState>> {
+    Ok(shell.engine.read_states(conversation_id, seq).await?)
+}
+
+/// "Remind now": nudges the members who have not read one of my messages.
+#[tauri::command]
+pub async fn remind(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+) -> UiResult<Reminder> {
+    Ok(shell.engine.remind(conversation_id, message_id).await?)
+}
+
+#[tauri::command]
+pub async fn set_muted(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    muted: bool,
+) -> UiResult<()> {
+    Ok(shell.engine.set_muted(conversation_id, muted).await?)
+}
+
+#[tauri::command]
+pub async fn notification_settings(shell: State<'_, Shell>) -> UiResult<NotificationSettings> {
+    Ok(crate::alerts::load_settings(&shell.engine).await)
+}
+
+#[tauri::command]
+pub async fn set_notification_settings(
+    shell: State<'_, Shell>,
+    settings: NotificationSettings,
+) -> UiResult<()> {
+    settings
+        .validate()
+        .map_err(|m| UiError::new("invalid_field", m))?;
+    Ok(crate::alerts::save_settings(&shell.engine, &settings).await?)
+}
+
+/// The in-app list of notifications, newest first.
+#[tauri::command]
+pub async fn notifications(
+    shell: State<'_, Shell>,
+    inbox: State<'_, Inbox>,
+) -> UiResult<Vec<InAppNotification>> {
+    Ok(inbox.list(&shell.engine).await)
+}
+
+#[tauri::command]
+pub async fn mark_notifications_seen(
+    shell: State<'_, Shell>,
+    inbox: State<'_, Inbox>,
+) -> UiResult<()> {
+    Ok(inbox.mark_seen(&shell.engine).await?)
 }

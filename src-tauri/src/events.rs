@@ -51,8 +51,7 @@ pub async fn forward<R: Runtime>(app: AppHandle<R>, engine: Engine) {
         }
         if unread_may_change {
             if let Ok(list) = engine.conversations().await {
-                let unread: i64 = list.iter().map(|c| c.unread).sum();
-                crate::tray::set_unread(&app, u32::try_from(unread).unwrap_or(u32::MAX));
+                crate::tray::set_unread(&app, crate::tray::unread_badge(&list));
             }
         }
     }

@@ -83,6 +83,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(shell)
+        .manage(alerts::Inbox::default())
         .register_asynchronous_uri_scheme_protocol("satchel", media::handle)
         .invoke_handler(tauri::generate_handler![
             commands::bootstrap,
@@ -114,6 +115,13 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::fetch_original,
             commands::save_attachment,
             commands::focus_window,
+            commands::read_states,
+            commands::remind,
+            commands::set_muted,
+            commands::notification_settings,
+            commands::set_notification_settings,
+            commands::notifications,
+            commands::mark_notifications_seen,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

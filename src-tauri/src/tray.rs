@@ -66,7 +66,55 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     if let Some(icons) = icons {
         app.manage(icons);
     }
+    app.manage(Flashing::default());
     Ok(tray)
+}
+
+/// Set while the tray icon flashes (a notification could not be shown).
+#[derive(Default)]
+pub struct Flashing(std::sync::atomic::AtomicBool);
+
+/// Flashes the tray icon until the main window has focus: the fallback where the
+/// desktop cannot show notifications. The notification itself is in the in-app list.
+pub fn flash<R: Runtime>(app: &AppHandle<R>) {
+    let Some(flag) = app.try_state::<Flashing>() else {
+        return;
+    };
+    if flag.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut on = false;
+        while !crate::window_focused(&app) {
+            on = !on;
+            if let (Some(tray), Some(icons)) =
+                (app.tray_by_id(TRAY_ID), app.try_state::<TrayIcons>())
+            {
+                let icon = if on { &icons.badged } else { &icons.plain };
+                let _ = tray.set_icon(Some(icon.clone()));
+            }
+            if let Some(window) = app.get_webview_window("main") {
+                let _ =
+                    window.request_user_attention(Some(tauri::UserAttentionType::Informational));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        }
+        if let Some(flag) = app.try_state::<Flashing>() {
+            flag.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+        // Back to the icon the unread count calls for.
+        let shell = app.state::<crate::shell::Shell>();
+        if let Ok(list) = shell.engine.conversations().await {
+            set_unread(&app, unread_badge(&list));
+        }
+    });
+}
+
+/// The count the badge shows: unread messages outside muted conversations.
+pub fn unread_badge(list: &[satchel_client::ConversationSummary]) -> u32 {
+    let unread: i64 = list.iter().filter(|c| !c.muted).map(|c| c.unread).sum();
+    u32::try_from(unread).unwrap_or(u32::MAX)
 }
 
 /// Shows `unread` on the tray icon and the window's badge (where the OS has one).

@@ -104,6 +104,7 @@ async fn run() {
                     text,
                     reply_to: None,
                     needs_confirmation: false,
+                    deadline: None,
                 },
             },
         )

@@ -95,6 +95,7 @@ fn send_frame(conversation: ConversationId, txn: String, text: String) -> WsMess
                 text,
                 reply_to: None,
                 needs_confirmation: false,
+                deadline: None,
             },
         })
         .into(),

@@ -16,6 +16,7 @@ fn text(t: &str) -> MessageBody {
         text: t.into(),
         reply_to: None,
         needs_confirmation: false,
+        deadline: None,
     }
 }
 
@@ -140,11 +141,10 @@ async fn nobody_sees_or_touches_what_is_not_theirs() {
         "customer B is invisible to A"
     );
     let events = alice.events(StreamPos(0), 1000).await.unwrap();
-    assert!(events.events.iter().all(|e| match &e.event {
-        Event::Message { message } => message.conversation_id == ws.order_a.id,
-        Event::Receipt { receipt } => receipt.conversation_id == ws.order_a.id,
-        Event::Conversation { conversation } => conversation.id == ws.order_a.id,
-    }));
+    assert!(events
+        .events
+        .iter()
+        .all(|e| e.event.conversation_id() == ws.order_a.id));
 
     // Administration is for admins; creating conversations for staff.
     for api in [&wang, &alice, &somchai] {
@@ -331,6 +331,9 @@ async fn a_socket_receives_nothing_of_another_organisations_conversations() {
                 }
                 Event::Conversation { conversation } => {
                     assert_eq!(conversation.id, ws.order_b.id, "leaked conversation")
+                }
+                Event::Reminder { reminder } => {
+                    assert_eq!(reminder.conversation_id, ws.order_b.id, "leaked reminder")
                 }
             },
             ServerFrame::Error { error, .. } => {

@@ -17,6 +17,7 @@ fn text(t: &str) -> MessageBody {
         text: t.into(),
         reply_to: None,
         needs_confirmation: false,
+        deadline: None,
     }
 }
 
@@ -116,6 +117,7 @@ async fn malformed_frames_are_answered_and_the_connection_survives() {
                 text: "re".into(),
                 reply_to: Some(MessageId(987_654)),
                 needs_confirmation: false,
+                deadline: None,
             },
         })
         .await;

@@ -9,6 +9,7 @@
 //!   duplicate nothing.
 //! - `previews`: image previews, upright and bounded.
 //! - `receipts`: read only when the reader's client says so.
+//! - `attention`: who read what when, deadlines, "remind now", and their privacy.
 //! - `authorization`: nobody sees or touches what is not theirs.
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
@@ -18,6 +19,7 @@
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
 //!   is lost.
 
+mod attention;
 mod authorization;
 mod bad_input;
 mod conversations;

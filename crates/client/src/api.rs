@@ -237,6 +237,19 @@ impl ApiClient {
             .await
     }
 
+    /// "Remind now" about one of the caller's messages.
+    pub async fn remind(
+        &self,
+        id: ConversationId,
+        message_id: MessageId,
+    ) -> Result<Reminder, EngineError> {
+        self.post(
+            &format!("/conversations/{id}/messages/{message_id}/remind"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     /// Announces a file (`POST /uploads`).
     pub async fn create_upload(
         &self,

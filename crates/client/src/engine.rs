@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::ApiClient;
 use crate::error::EngineError;
-use crate::local::{ConversationSummary, LocalDb, LocalMessage, Touched};
+use crate::local::{ConversationSummary, DeadlineAlert, LocalDb, LocalMessage, ReadState, Touched};
 use crate::token::{FileTokenStore, TokenStore};
 
 /// The signed-in account of a profile.
@@ -65,6 +65,10 @@ pub enum Change {
     },
     /// A watched folder was added, removed, or its error changed.
     WatchedFolders,
+    /// A "remind now" arrived in this conversation (see [`Engine::take_reminders`]).
+    Reminders {
+        conversation_id: ConversationId,
+    },
     /// Progress of a file upload or download: bytes done of total, the current rate, and
     /// the time left at that rate.
     Transfer {
@@ -124,6 +128,12 @@ impl Inner {
         if touched.outbox {
             batch.push(Change::Outbox);
         }
+        batch.extend(
+            touched
+                .reminders
+                .iter()
+                .map(|&conversation_id| Change::Reminders { conversation_id }),
+        );
         self.emit(batch);
     }
 
@@ -419,6 +429,7 @@ impl Engine {
                 text: text.to_owned(),
                 reply_to,
                 needs_confirmation: false,
+                deadline: None,
             },
         )
         .await
@@ -737,6 +748,59 @@ impl Engine {
             ]);
             self.inner.wake.notify_one();
         }
+        Ok(())
+    }
+
+    /// Who has read one of my messages, and when; who has not. Read means the reader's
+    /// app showed it in a focused window ([`Engine::mark_read`]), not that it arrived.
+    pub async fn read_states(
+        &self,
+        conversation_id: ConversationId,
+        seq: Seq,
+    ) -> Result<Vec<ReadState>, EngineError> {
+        let me = self.account().ok_or(EngineError::NotSignedIn)?.member.id;
+        self.inner.db.read_states(conversation_id, seq, me).await
+    }
+
+    /// "Remind now": nudges the members who have not read one of my messages. The
+    /// server allows one reminder per message every five minutes (`rate_limited`
+    /// otherwise) and refuses when everyone has read it (`conflict`).
+    pub async fn remind(
+        &self,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    ) -> Result<Reminder, EngineError> {
+        self.api()?.remind(conversation_id, message_id).await
+    }
+
+    /// Reminders sent to me that have not been taken yet; each is returned once.
+    pub async fn take_reminders(&self) -> Result<Vec<Reminder>, EngineError> {
+        let me = self.account().ok_or(EngineError::NotSignedIn)?.member.id;
+        self.inner.db.take_reminders(me).await
+    }
+
+    /// Deadline alerts due at `now` with `lead` warning time, each returned once: to
+    /// the sender, who has not read a message yet; to a recipient, that a message they
+    /// have not read is due. `now` is a parameter so that a UI passes the wall clock
+    /// and tests a clock of their own.
+    pub async fn take_deadline_alerts(
+        &self,
+        now: UnixMillis,
+        lead: Duration,
+    ) -> Result<Vec<DeadlineAlert>, EngineError> {
+        let me = self.account().ok_or(EngineError::NotSignedIn)?.member.id;
+        let lead_ms = i64::try_from(lead.as_millis()).unwrap_or(i64::MAX);
+        self.inner.db.take_deadline_alerts(me, now, lead_ms).await
+    }
+
+    /// Turns new-message notifications for a conversation off (or back on).
+    pub async fn set_muted(
+        &self,
+        conversation_id: ConversationId,
+        muted: bool,
+    ) -> Result<(), EngineError> {
+        self.inner.db.set_muted(conversation_id, muted).await?;
+        self.inner.emit(vec![Change::Conversations]);
         Ok(())
     }
 

@@ -27,4 +27,6 @@ pub mod watch;
 
 pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
 pub use error::EngineError;
-pub use local::{ConversationSummary, LocalMessage, SendState};
+pub use local::{
+    ConversationSummary, DeadlineAlert, DeadlineAlertKind, LocalMessage, ReadState, SendState,
+};

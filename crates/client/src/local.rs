@@ -87,7 +87,60 @@ pub struct ConversationSummary {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub unread: i64,
     pub last_message: Option<LocalMessage>,
+    /// The user turned new-message notifications off for it.
+    pub muted: bool,
+    /// The earliest deadline, not yet passed, of a message from others that this profile
+    /// has not read.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub next_deadline: Option<UnixMillis>,
 }
+
+/// Where one member stands with one message: for the sender's "who has read it" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReadState {
+    pub member_id: MemberId,
+    pub delivered: bool,
+    /// When the member first read it; `None` while unread.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub read_at: Option<UnixMillis>,
+}
+
+/// Who a deadline alert is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum DeadlineAlertKind {
+    /// To the sender: some recipients have not read the message yet.
+    Unread,
+    /// To a recipient: a message with a deadline is still unread.
+    Reminder,
+}
+
+impl DeadlineAlertKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeadlineAlertKind::Unread => "unread",
+            DeadlineAlertKind::Reminder => "reminder",
+        }
+    }
+}
+
+/// A deadline coming up (or passed) with the message still unread by someone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DeadlineAlert {
+    pub kind: DeadlineAlertKind,
+    pub message: LocalMessage,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub deadline: UnixMillis,
+    /// For [`DeadlineAlertKind::Unread`]: who had not read it.
+    pub unread: Vec<MemberId>,
+}
+
+/// Deadlines further back than this are not alerted any more (the app was closed
+/// through them; the user sees them in the conversation).
+const DEADLINE_ALERTS_LOOK_BACK_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// One outbox entry waiting to be sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +167,8 @@ pub struct Touched {
     pub messages: Vec<ConversationId>,
     pub receipts: Vec<ConversationId>,
     pub outbox: bool,
+    /// Reminders arrived for these conversations.
+    pub reminders: Vec<ConversationId>,
     /// Conversations this profile just learned it belongs to, with history it has
     /// not seen (their messages are older than its stream position).
     pub joined: Vec<ConversationId>,
@@ -773,6 +828,17 @@ impl LocalDb {
                     .bind(receipt.updated_at)
                     .execute(&mut *tx)
                     .await?;
+                    if receipt.read_up_to.0 > 0 {
+                        sqlx::query(
+                            "INSERT OR IGNORE INTO read_log (conversation_id, member_id, read_up_to, at) VALUES (?, ?, ?, ?)",
+                        )
+                        .bind(receipt.conversation_id.0)
+                        .bind(receipt.member_id.0)
+                        .bind(receipt.read_up_to.0)
+                        .bind(receipt.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     if receipt.member_id == me {
                         // Another device of mine read it: adopt the position.
                         sqlx::query(
@@ -818,6 +884,24 @@ impl LocalDb {
                     }
                     touched.conversations = true;
                 }
+                Event::Reminder { reminder } => {
+                    sqlx::query(
+                        "INSERT OR IGNORE INTO reminders (id, conversation_id, message_id, seq, sent_by, recipients, at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(reminder.id.0)
+                    .bind(reminder.conversation_id.0)
+                    .bind(reminder.message_id.0)
+                    .bind(reminder.seq.0)
+                    .bind(reminder.from.0)
+                    .bind(json(&reminder.to)?)
+                    .bind(reminder.at)
+                    .execute(&mut *tx)
+                    .await?;
+                    if !touched.reminders.contains(&reminder.conversation_id) {
+                        touched.reminders.push(reminder.conversation_id);
+                    }
+                }
             }
         }
         insert_others(&mut tx, &others, &mut touched).await?;
@@ -857,6 +941,7 @@ impl LocalDb {
         &self,
         me: MemberId,
     ) -> Result<Vec<ConversationSummary>, EngineError> {
+        let now = now_millis();
         let rows = sqlx::query(
             "SELECT c.*, COALESCE(r.read_up_to, 0) AS my_read,
                     (SELECT MAX(local_id) FROM messages m WHERE m.conversation_id = c.id) AS last_local
@@ -882,10 +967,24 @@ impl LocalDb {
                 Some(local_id) => Some(message_by_local_id(&mut conn, local_id).await?),
                 None => None,
             };
+            let next_deadline: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(json_extract(body, '$.deadline')) FROM messages
+                 WHERE json_extract(body, '$.deadline') IS NOT NULL
+                   AND json_extract(body, '$.deadline') >= ?
+                   AND conversation_id = ? AND seq > ? AND sender_id != ?",
+            )
+            .bind(now)
+            .bind(conversation.id.0)
+            .bind(my_read)
+            .bind(me.0)
+            .fetch_one(&mut *conn)
+            .await?;
             out.push(ConversationSummary {
                 conversation,
                 unread,
                 last_message,
+                muted: row.try_get::<i64, _>("muted")? != 0,
+                next_deadline,
             });
         }
         Ok(out)
@@ -1040,6 +1139,224 @@ impl LocalDb {
                 })
             })
             .collect()
+    }
+
+    /// Where each member other than `sender` stands with the message at `seq`.
+    pub async fn read_states(
+        &self,
+        conversation_id: ConversationId,
+        seq: Seq,
+        sender: MemberId,
+    ) -> Result<Vec<ReadState>, EngineError> {
+        let Some(conversation) = self.conversation(conversation_id).await? else {
+            return Err(EngineError::NotFound("conversation"));
+        };
+        let mut states = Vec::with_capacity(conversation.members.len());
+        let mut conn = self.reader.acquire().await?;
+        for member in conversation.members.into_iter().filter(|m| *m != sender) {
+            let receipt = sqlx::query(
+                "SELECT delivered_up_to, read_up_to, updated_at FROM receipts WHERE conversation_id = ? AND member_id = ?",
+            )
+            .bind(conversation_id.0)
+            .bind(member.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let (delivered, read, updated_at) = match receipt {
+                Some(r) => (
+                    r.try_get::<i64, _>("delivered_up_to")?,
+                    r.try_get::<i64, _>("read_up_to")?,
+                    r.try_get::<i64, _>("updated_at")?,
+                ),
+                None => (0, 0, 0),
+            };
+            let read_at = if read >= seq.0 {
+                let first: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(at) FROM read_log WHERE conversation_id = ? AND member_id = ? AND read_up_to >= ?",
+                )
+                .bind(conversation_id.0)
+                .bind(member.0)
+                .bind(seq.0)
+                .fetch_one(&mut *conn)
+                .await?;
+                // Receipts fetched over HTTP (a conversation joined late) carry only
+                // their latest time.
+                Some(first.unwrap_or(updated_at))
+            } else {
+                None
+            };
+            states.push(ReadState {
+                member_id: member,
+                delivered: delivered >= seq.0 || read >= seq.0,
+                read_at,
+            });
+        }
+        Ok(states)
+    }
+
+    /// Reminders addressed to `me` that have not been shown yet; marks every received
+    /// reminder as handled, so each is returned once.
+    pub async fn take_reminders(&self, me: MemberId) -> Result<Vec<Reminder>, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, conversation_id, message_id, seq, sent_by, recipients, at FROM reminders
+             WHERE announced = 0 ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE reminders SET announced = 1 WHERE announced = 0")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut mine = Vec::new();
+        for row in rows {
+            let recipients: String = row.try_get("recipients")?;
+            let to: Vec<MemberId> = serde_json::from_str(&recipients)
+                .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            let from = MemberId(row.try_get("sent_by")?);
+            if from != me && to.contains(&me) {
+                mine.push(Reminder {
+                    id: ReminderId(row.try_get("id")?),
+                    conversation_id: ConversationId(row.try_get("conversation_id")?),
+                    message_id: MessageId(row.try_get("message_id")?),
+                    seq: Seq(row.try_get("seq")?),
+                    from,
+                    to,
+                    at: row.try_get("at")?,
+                });
+            }
+        }
+        Ok(mine)
+    }
+
+    /// Deadline alerts due at `now` that have not been given yet, recorded as given in
+    /// the same transaction (so each is returned once, across restarts). A sender is
+    /// alerted about their own messages that someone has not read; a recipient about
+    /// messages they have not read. Alerts fall due `lead_ms` before the deadline (see
+    /// [`satchel_protocol::deadline_warning_at`]).
+    pub async fn take_deadline_alerts(
+        &self,
+        me: MemberId,
+        now: UnixMillis,
+        lead_ms: i64,
+    ) -> Result<Vec<DeadlineAlert>, EngineError> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE json_extract(body, '$.deadline') IS NOT NULL
+               AND json_extract(body, '$.deadline') BETWEEN ? AND ?
+               AND seq IS NOT NULL
+             ORDER BY json_extract(body, '$.deadline'), seq"
+        ))
+        .bind(now.saturating_sub(DEADLINE_ALERTS_LOOK_BACK_MS))
+        .bind(now.saturating_add(lead_ms))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut alerts = Vec::new();
+        for row in &rows {
+            let message = message_from_row(row)?;
+            let (Some(id), Some(seq), Some(deadline)) =
+                (message.id, message.seq, message.body.deadline())
+            else {
+                continue;
+            };
+            let sent_at = message.sent_at.unwrap_or(message.created_at);
+            if deadline_warning_at(sent_at, deadline, lead_ms) > now {
+                continue;
+            }
+            let kind = if message.sender_id == me {
+                DeadlineAlertKind::Unread
+            } else {
+                DeadlineAlertKind::Reminder
+            };
+            let recorded = sqlx::query(
+                "INSERT OR IGNORE INTO deadline_alerts (message_id, kind, at) VALUES (?, ?, ?)",
+            )
+            .bind(id.0)
+            .bind(kind.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if recorded.rows_affected() == 0 {
+                continue;
+            }
+            let unread = match kind {
+                DeadlineAlertKind::Unread => {
+                    let members: Option<String> =
+                        sqlx::query_scalar("SELECT members FROM conversations WHERE id = ?")
+                            .bind(message.conversation_id.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let members: Vec<MemberId> = match members {
+                        Some(m) => serde_json::from_str(&m)
+                            .map_err(|e| EngineError::Corrupt(e.to_string()))?,
+                        None => Vec::new(),
+                    };
+                    let mut unread = Vec::new();
+                    for member in members.into_iter().filter(|m| *m != me) {
+                        let read: Option<i64> = sqlx::query_scalar(
+                            "SELECT read_up_to FROM receipts WHERE conversation_id = ? AND member_id = ?",
+                        )
+                        .bind(message.conversation_id.0)
+                        .bind(member.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if read.unwrap_or(0) < seq.0 {
+                            unread.push(member);
+                        }
+                    }
+                    unread
+                }
+                DeadlineAlertKind::Reminder => {
+                    let read: Option<i64> = sqlx::query_scalar(
+                        "SELECT read_up_to FROM my_receipts WHERE conversation_id = ?",
+                    )
+                    .bind(message.conversation_id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if read.unwrap_or(0) >= seq.0 {
+                        continue;
+                    }
+                    Vec::new()
+                }
+            };
+            if kind == DeadlineAlertKind::Unread && unread.is_empty() {
+                continue;
+            }
+            alerts.push(DeadlineAlert {
+                kind,
+                message,
+                deadline,
+                unread,
+            });
+        }
+        tx.commit().await?;
+        Ok(alerts)
+    }
+
+    /// Turns new-message notifications for a conversation off or on.
+    pub async fn set_muted(
+        &self,
+        conversation_id: ConversationId,
+        muted: bool,
+    ) -> Result<(), EngineError> {
+        let done = sqlx::query("UPDATE conversations SET muted = ? WHERE id = ?")
+            .bind(i64::from(muted))
+            .bind(conversation_id.0)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(EngineError::NotFound("conversation"));
+        }
+        Ok(())
+    }
+
+    /// Whether new-message notifications are off for a conversation.
+    pub async fn is_muted(&self, conversation_id: ConversationId) -> Result<bool, EngineError> {
+        let muted: Option<i64> = sqlx::query_scalar("SELECT muted FROM conversations WHERE id = ?")
+            .bind(conversation_id.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(muted.unwrap_or(0) != 0)
     }
 
     /// This profile's read position in a conversation.

@@ -178,6 +178,11 @@ pub enum MessageBody {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
         needs_confirmation: bool,
+        /// Read by this time: recipients see it highlighted until then, and the sender is
+        /// warned ahead of it about who has not read it yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+        deadline: Option<UnixMillis>,
     },
     Edit {
         target: MessageId,
@@ -212,6 +217,10 @@ pub enum MessageBody {
         attachments: Vec<MessageId>,
         #[serde(default)]
         needs_confirmation: bool,
+        /// Confirm by this time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+        deadline: Option<UnixMillis>,
     },
     ConfirmationAnswer {
         request: MessageId,
@@ -270,6 +279,28 @@ impl MessageBody {
             | MessageBody::Voice { attachment, .. }
             | MessageBody::File { attachment, .. } => Some(attachment),
             _ => None,
+        }
+    }
+
+    /// The time by which the sender wants this read (or, for a card, confirmed).
+    pub fn deadline(&self) -> Option<UnixMillis> {
+        match self {
+            MessageBody::Text { deadline, .. }
+            | MessageBody::ConfirmationRequest { deadline, .. } => *deadline,
+            _ => None,
+        }
+    }
+
+    /// Whether the sender asked to be told when each recipient has read it.
+    pub fn needs_confirmation(&self) -> bool {
+        match self {
+            MessageBody::Text {
+                needs_confirmation, ..
+            }
+            | MessageBody::ConfirmationRequest {
+                needs_confirmation, ..
+            } => *needs_confirmation,
+            _ => false,
         }
     }
 
@@ -334,6 +365,34 @@ pub struct Receipt {
     pub updated_at: UnixMillis,
 }
 
+/// When to warn about a deadline: `lead_ms` before it, but not before half the time
+/// from sending to the deadline has passed — a message due in ten minutes should not
+/// warn the moment it is sent, and one sent after its deadline warns at once.
+pub fn deadline_warning_at(sent_at: UnixMillis, deadline: UnixMillis, lead_ms: i64) -> UnixMillis {
+    let halfway = sent_at.saturating_add(deadline.saturating_sub(sent_at).max(0) / 2);
+    deadline
+        .saturating_sub(lead_ms)
+        .max(halfway)
+        .min(deadline.max(sent_at))
+}
+
+/// A sender's "remind now": a nudge, sent to the members who had not read a message
+/// when it was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Reminder {
+    pub id: ReminderId,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub seq: Seq,
+    /// Who asked (the message's sender).
+    pub from: MemberId,
+    /// Who had not read the message at that moment.
+    pub to: Vec<MemberId>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: UnixMillis,
+}
+
 /// Something that happened, as seen in a member's event stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -345,6 +404,20 @@ pub enum Event {
     /// A conversation was created, renamed or changed membership. Carries the whole
     /// conversation so a client needs no second request.
     Conversation { conversation: Conversation },
+    /// A sender reminded the members who have not read a message.
+    Reminder { reminder: Reminder },
+}
+
+impl Event {
+    /// The conversation the event happened in; its members are who may see it.
+    pub fn conversation_id(&self) -> ConversationId {
+        match self {
+            Event::Message { message } => message.conversation_id,
+            Event::Receipt { receipt } => receipt.conversation_id,
+            Event::Conversation { conversation } => conversation.id,
+            Event::Reminder { reminder } => reminder.conversation_id,
+        }
+    }
 }
 
 /// An event with its position in the member's stream.
@@ -352,4 +425,28 @@ pub enum Event {
 pub struct StreamEvent {
     pub pos: StreamPos,
     pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    #[test]
+    fn deadline_warnings_come_lead_time_ahead_but_never_right_after_sending() {
+        let sent = 1_000 * MINUTE;
+        // Due tomorrow, one hour's lead: warned an hour before.
+        assert_eq!(
+            deadline_warning_at(sent, sent + 24 * 60 * MINUTE, 60 * MINUTE),
+            sent + 23 * 60 * MINUTE
+        );
+        // Due in ten minutes: warned halfway, not at once.
+        assert_eq!(
+            deadline_warning_at(sent, sent + 10 * MINUTE, 60 * MINUTE),
+            sent + 5 * MINUTE
+        );
+        // Sent (from an outbox) after its deadline: warned at once.
+        assert_eq!(deadline_warning_at(sent, sent - MINUTE, 60 * MINUTE), sent);
+    }
 }

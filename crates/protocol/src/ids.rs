@@ -39,6 +39,10 @@ numeric_id!(
     MessageId
 );
 numeric_id!(
+    /// A "remind now" a sender sent about one of their messages.
+    ReminderId
+);
+numeric_id!(
     /// Position of a message inside its conversation. Starts at 1 and has no gaps.
     Seq
 );

@@ -112,6 +112,9 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
 /// The fields of a message body a client may send. The server additionally checks
 /// that referenced messages exist in the same conversation.
 pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
+    if let Some(at) = body.deadline() {
+        deadline(at)?;
+    }
     match body {
         MessageBody::Text { text: t, .. } | MessageBody::Edit { text: t, .. } => text("text", t),
         MessageBody::System { .. } => {
@@ -141,6 +144,21 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
             }
             text("comment", comment)
         }
+    }
+}
+
+/// Earliest and latest deadline accepted: 2020-01-01 and 2100-01-01 (UTC). Anything
+/// outside is a unit mistake (seconds for milliseconds) rather than a real date.
+pub const DEADLINE_RANGE: std::ops::RangeInclusive<crate::UnixMillis> =
+    1_577_836_800_000..=4_102_444_800_000;
+
+/// A deadline must be a plausible date. It may already have passed when it reaches the
+/// server (a message written offline), so "in the future" is the client's check.
+pub fn deadline(at: crate::UnixMillis) -> Result<(), FieldError> {
+    if DEADLINE_RANGE.contains(&at) {
+        Ok(())
+    } else {
+        Err(fail("deadline", "must be a date between 2020 and 2100"))
     }
 }
 
@@ -231,6 +249,21 @@ mod tests {
         let cut = sanitize_file_name(&long);
         assert_eq!(cut.chars().count(), MAX_FILE_NAME_CHARS);
         assert!(cut.ends_with(".jpg"));
+    }
+
+    #[test]
+    fn deadlines_are_plausible_dates_in_milliseconds() {
+        let body = |deadline| MessageBody::Text {
+            text: "报价请确认".into(),
+            reply_to: None,
+            needs_confirmation: false,
+            deadline,
+        };
+        assert!(message_body(&body(None)).is_ok());
+        assert!(message_body(&body(Some(1_795_000_000_000))).is_ok());
+        // Seconds instead of milliseconds.
+        assert!(message_body(&body(Some(1_795_000_000))).is_err());
+        assert!(message_body(&body(Some(-1))).is_err());
     }
 
     #[test]

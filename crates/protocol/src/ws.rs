@@ -256,6 +256,7 @@ mod tests {
                 text: "五金用铜的".into(),
                 reply_to: None,
                 needs_confirmation: false,
+                deadline: None,
             },
         };
         let text = encode(frame.clone());

@@ -246,6 +246,7 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
                         text: (*text).into(),
                         reply_to: None,
                         needs_confirmation: false,
+                        deadline: None,
                     },
                 })
                 .await?;

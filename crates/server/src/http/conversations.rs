@@ -22,6 +22,10 @@ pub fn router() -> Router<AppState> {
             "/conversations/{id}/receipts",
             get(receipts).post(post_receipt),
         )
+        .route(
+            "/conversations/{id}/messages/{message_id}/remind",
+            post(remind),
+        )
 }
 
 async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Vec<Conversation>> {
@@ -169,6 +173,29 @@ async fn post_receipt(
         .await?;
     match outcome {
         Outcome::Receipt(r) => Ok(Json(r)),
+        other => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
+
+/// "Remind now": the sender nudges the members who have not read the message yet.
+async fn remind(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path((id, message_id)): Path<(i64, i64)>,
+) -> ApiResult<Reminder> {
+    let outcome = state
+        .committer
+        .commit(Write::Remind {
+            actor: authed.session.member.id,
+            conversation_id: ConversationId(id),
+            message_id: MessageId(message_id),
+        })
+        .await?;
+    match outcome {
+        Outcome::Reminder(r) => Ok(Json(r)),
         other => Err(ApiError::new(
             ErrorCode::Internal,
             format!("unexpected outcome {other:?}"),

@@ -48,6 +48,13 @@ impl From<StoreError> for ApiError {
                 ErrorCode::QuotaExceeded,
                 format!("the storage quota of {quota} bytes is used up"),
             ),
+            StoreError::TooSoon {
+                what,
+                retry_after_ms,
+            } => ApiError::new(
+                ErrorCode::RateLimited,
+                format!("{what}; try again in {} s", (retry_after_ms + 999) / 1000),
+            ),
             other => {
                 // Log the whole chain; the client learns nothing of it.
                 let mut text = other.to_string();

@@ -40,6 +40,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the storage quota of {quota} bytes would be exceeded")]
     Quota { quota: u64 },
+    #[error("too soon: {what}; try again in {retry_after_ms} ms")]
+    TooSoon { what: String, retry_after_ms: i64 },
 }
 
 /// An upload as stored.
@@ -126,7 +128,18 @@ pub enum Write {
         conversation_id: ConversationId,
         member_ids: Vec<MemberId>,
     },
+    /// The sender of a message reminds the members who have not read it. At most one
+    /// reminder per message per [`REMIND_INTERVAL_MS`].
+    Remind {
+        actor: MemberId,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    },
 }
+
+/// Shortest time between two reminders about the same message, so "remind now" nudges
+/// rather than spams.
+pub const REMIND_INTERVAL_MS: i64 = 5 * 60 * 1000;
 
 /// What a successful [`Write`] produced.
 #[derive(Debug, Clone)]
@@ -135,6 +148,7 @@ pub enum Outcome {
     /// The receipt after the update (unchanged if the request moved nothing forward).
     Receipt(Receipt),
     Conversation(Conversation),
+    Reminder(Reminder),
 }
 
 /// The result of one batch: an outcome per write, in order, and the events the batch

@@ -481,6 +481,88 @@ async fn apply_receipt(
     Ok(Outcome::Receipt(receipt))
 }
 
+async fn apply_remind(
+    tx: &mut Tx,
+    now: UnixMillis,
+    log: &mut Vec<LoggedEvent>,
+    actor: MemberId,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+) -> Result<Outcome, StoreError> {
+    if !tx_is_member(tx, actor, conversation_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    let message =
+        sqlx::query("SELECT seq, sender_id FROM messages WHERE id = ? AND conversation_id = ?")
+            .bind(message_id.0)
+            .bind(conversation_id.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+    let (seq, sender): (i64, i64) = (message.try_get("seq")?, message.try_get("sender_id")?);
+    if sender != actor.0 {
+        return Err(StoreError::Forbidden(
+            "only the sender may send a reminder about a message".into(),
+        ));
+    }
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(at) FROM reminders WHERE message_id = ?")
+            .bind(message_id.0)
+            .fetch_one(&mut **tx)
+            .await?;
+    if let Some(last) = last {
+        let wait = last + REMIND_INTERVAL_MS - now;
+        if wait > 0 {
+            return Err(StoreError::TooSoon {
+                what: "a reminder about this message was sent a moment ago".into(),
+                retry_after_ms: wait,
+            });
+        }
+    }
+    let unread: Vec<i64> = sqlx::query_scalar(
+        "SELECT m.member_id FROM memberships m
+         LEFT JOIN receipts r ON r.conversation_id = m.conversation_id AND r.member_id = m.member_id
+         WHERE m.conversation_id = ? AND m.member_id != ? AND COALESCE(r.read_up_to, 0) < ?
+         ORDER BY m.member_id",
+    )
+    .bind(conversation_id.0)
+    .bind(actor.0)
+    .bind(seq)
+    .fetch_all(&mut **tx)
+    .await?;
+    if unread.is_empty() {
+        return Err(StoreError::Conflict(
+            "everyone has read this message; nobody to remind".into(),
+        ));
+    }
+    let to: Vec<MemberId> = unread.into_iter().map(MemberId).collect();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO reminders (conversation_id, message_id, sent_by, recipients, at)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(conversation_id.0)
+    .bind(message_id.0)
+    .bind(actor.0)
+    .bind(to_json(&to)?)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let reminder = Reminder {
+        id: ReminderId(id),
+        conversation_id,
+        message_id,
+        seq: Seq(seq),
+        from: actor,
+        to,
+        at: now,
+    };
+    let event = Event::Reminder {
+        reminder: reminder.clone(),
+    };
+    append_event(tx, conversation_id, event, log).await?;
+    Ok(Outcome::Reminder(reminder))
+}
+
 async fn load_members(tx: &mut Tx, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
     let mut members = Vec::with_capacity(ids.len());
     for id in ids {
@@ -688,6 +770,11 @@ async fn apply(
             conversation_id,
             member_ids,
         } => apply_add_members(tx, now, log, actor, conversation_id, member_ids).await,
+        Write::Remind {
+            actor,
+            conversation_id,
+            message_id,
+        } => apply_remind(tx, now, log, actor, conversation_id, message_id).await,
     }
 }
 

@@ -9,4 +9,13 @@ export type ConversationSummary = { conversation: Conversation,
 /**
  * Messages from others above this profile's read position.
  */
-unread: number, last_message: LocalMessage | null, };
+unread: number, last_message: LocalMessage | null, 
+/**
+ * The user turned new-message notifications off for it.
+ */
+muted: boolean, 
+/**
+ * The earliest deadline, not yet passed, of a message from others that this profile
+ * has not read.
+ */
+next_deadline: number | null, };

@@ -12,4 +12,13 @@ export type MessageBody = { "kind": "text", text: string, reply_to?: MessageId,
 /**
  * The sender wants to know when each recipient has read it.
  */
-needs_confirmation?: boolean, } | { "kind": "edit", target: MessageId, text: string, } | { "kind": "recall", target: MessageId, } | { "kind": "image", attachment: AttachmentRef, caption: string, } | { "kind": "video", attachment: AttachmentRef, caption: string, } | { "kind": "voice", attachment: AttachmentRef, duration_ms: number, } | { "kind": "file", attachment: AttachmentRef, caption: string, } | { "kind": "confirmation_request", item: string, value: string, attachments: Array<MessageId>, needs_confirmation: boolean, } | { "kind": "confirmation_answer", request: MessageId, approved: boolean, comment: string, } | { "kind": "stage_change", from: Stage, to: Stage, reason: string, } | { "kind": "progress_update", stage: Stage, text: string, attachments: Array<MessageId>, } | { "kind": "annotation", image: MessageId, region: Region, comment: string, } | { "kind": "system", text: string, };
+needs_confirmation?: boolean, 
+/**
+ * Read by this time: recipients see it highlighted until then, and the sender is
+ * warned ahead of it about who has not read it yet.
+ */
+deadline?: number, } | { "kind": "edit", target: MessageId, text: string, } | { "kind": "recall", target: MessageId, } | { "kind": "image", attachment: AttachmentRef, caption: string, } | { "kind": "video", attachment: AttachmentRef, caption: string, } | { "kind": "voice", attachment: AttachmentRef, duration_ms: number, } | { "kind": "file", attachment: AttachmentRef, caption: string, } | { "kind": "confirmation_request", item: string, value: string, attachments: Array<MessageId>, needs_confirmation: boolean, 
+/**
+ * Confirm by this time.
+ */
+deadline?: number, } | { "kind": "confirmation_answer", request: MessageId, approved: boolean, comment: string, } | { "kind": "stage_change", from: Stage, to: Stage, reason: string, } | { "kind": "progress_update", stage: Stage, text: string, attachments: Array<MessageId>, } | { "kind": "annotation", image: MessageId, region: Region, comment: string, } | { "kind": "system", text: string, };
