@@ -422,9 +422,9 @@ async fn deadline_notes(engine: &Engine, due: &[DeadlineAlert]) -> Vec<Note> {
                     names.push(format!("+{}", alert.unread.len() - 6));
                 }
                 let title = if passed {
-                    format!("⏰ 已过截止 {when} · {conversation}")
+                    format!("已过截止 {when} · {conversation}")
                 } else {
-                    format!("⏰ {when} 截止 · {conversation}")
+                    format!("{when} 截止 · {conversation}")
                 };
                 (
                     title,
@@ -438,7 +438,7 @@ async fn deadline_notes(engine: &Engine, due: &[DeadlineAlert]) -> Vec<Note> {
             DeadlineAlertKind::Reminder => {
                 let sender = member_name(engine, message.sender_id).await;
                 (
-                    format!("⏰ 请在 {when} 前阅读 · {conversation}"),
+                    format!("请在 {when} 前阅读 · {conversation}"),
                     format!("{sender}: {summary}"),
                 )
             }
@@ -454,7 +454,7 @@ async fn deadline_notes(engine: &Engine, due: &[DeadlineAlert]) -> Vec<Note> {
     if due.len() > 3 {
         notes.push(Note {
             kind: NotificationKind::Deadline,
-            title: format!("⏰ 另有 {} 条消息临近截止", due.len() - 3),
+            title: format!("另有 {} 条消息临近截止", due.len() - 3),
             body: due[3..]
                 .iter()
                 .take(4)
@@ -482,7 +482,7 @@ async fn reminder_notes(engine: &Engine) -> Result<Vec<Note>, satchel_client::En
         notes.push(Note {
             kind: NotificationKind::Reminder,
             title: format!(
-                "🔔 {from} 提醒你查看 · {}",
+                "{from} 提醒你查看 · {}",
                 conversation_title(engine, reminder.conversation_id).await
             ),
             body: summary,

@@ -254,16 +254,49 @@ impl Desktop {
         Ok(())
     }
 
-    /// Moves the pointer over a point and clicks, giving that window keyboard focus.
+    /// Moves the pointer over a point, gives the app window there keyboard focus and
+    /// clicks, as a window manager would on a click. (There is no window manager here:
+    /// once an app has taken the focus itself, a bare click would not move it.)
     pub fn click_at(&self, x: i32, y: i32) -> anyhow::Result<()> {
+        let window = self
+            .app_window_at(x, y)?
+            .with_context(|| format!("no app window at ({x}, {y})"))?;
         let status = self
             .command("xdotool")
-            .args(["mousemove", &x.to_string(), &y.to_string(), "click", "1"])
+            .args(["mousemove", "--sync", &x.to_string(), &y.to_string()])
+            .args(["windowfocus", "--sync", &window, "click", "1"])
             .status()?;
         if !status.success() {
-            bail!("xdotool click failed");
+            bail!("xdotool focus and click failed");
         }
         Ok(())
+    }
+
+    /// The top-level window of an app (titled "… Satchel") that contains a point.
+    fn app_window_at(&self, x: i32, y: i32) -> anyhow::Result<Option<String>> {
+        let found = self
+            .command("xdotool")
+            .args(["search", "--onlyvisible", "--name", "Satchel"])
+            .output()?;
+        for window in String::from_utf8_lossy(&found.stdout).split_whitespace() {
+            let geometry = self
+                .command("xdotool")
+                .args(["getwindowgeometry", "--shell", window])
+                .output()?;
+            let text = String::from_utf8_lossy(&geometry.stdout);
+            let value = |key: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .unwrap_or(0)
+            };
+            let (wx, wy) = (value("X="), value("Y="));
+            let (w, h) = (value("WIDTH="), value("HEIGHT="));
+            if (wx..wx + w).contains(&x) && (wy..wy + h).contains(&y) {
+                return Ok(Some(window.to_owned()));
+            }
+        }
+        Ok(None)
     }
 
     /// Clicks the newest notification on screen (its default action), as a user would.
@@ -274,6 +307,21 @@ impl Desktop {
             .status()?;
         if !status.success() {
             bail!("dunstctl action failed");
+        }
+        Ok(())
+    }
+
+    /// Waits until a notification containing `text` has been sent over D-Bus.
+    pub async fn wait_for_notification(&self, text: &str, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while !self.notifications().contains(text) {
+            if start.elapsed() > timeout {
+                bail!(
+                    "no notification containing {text:?} within {timeout:?}; D-Bus saw:\n{}",
+                    self.notifications()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(())
     }

@@ -173,15 +173,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client.screenshot("unread").await?;
     // The customer's desktop announced the photo; clicking that notification opens the
     // order's conversation.
-    let deadline = std::time::Instant::now() + WAIT;
-    while !desktop.notifications().contains("[image]") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no new-message notification on D-Bus:\n{}",
-            desktop.notifications()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    desktop.wait_for_notification("[image]", WAIT).await?;
     desktop.click_newest_notification()?;
     client
         .wait_until(
@@ -235,15 +227,117 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         )
         .await?;
     staff.screenshot("read").await?;
-    let deadline = std::time::Instant::now() + WAIT;
-    while !desktop.notifications().contains("已读") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no read notification on D-Bus:\n{}",
-            desktop.notifications()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    desktop.wait_for_notification("已读", WAIT).await?;
+
+    // A quote with a deadline 40 seconds away. Staff has the focus; the customer's window
+    // shows the conversation but is not focused, so it stays unread however long it is
+    // on screen.
+    desktop.click_at(STAFF_X + 700, 400)?;
+    staff.click("[data-testid=deadline-button]").await?;
+    staff.wait_for("[data-testid=deadline-menu]", WAIT).await?;
+    staff.screenshot("deadline-menu").await?;
+    staff
+        .client
+        .execute(
+            "const input = document.querySelector('[data-testid=deadline-custom]'); \
+             const d = new Date(Date.now() + 40000); \
+             input.value = new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); \
+             input.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await?;
+    staff.click("[data-testid=deadline-set]").await?;
+    staff.wait_for("[data-testid=deadline-chip]", WAIT).await?;
+    staff
+        .type_into(
+            "[data-testid=composer]",
+            "纸箱唛头请在截止前确认，否则明天无法出货 \u{E007}",
+        )
+        .await?;
+    let deadline_message = "const m = [...document.querySelectorAll('[data-testid=message][data-kind=text]')].pop(); \
+         return !!m && m.textContent.includes('纸箱唛头') && !!m.querySelector('[data-testid=deadline]') && ";
+    staff
+        .wait_until(
+            "the deadline message reaching the customer's app",
+            &format!("{deadline_message} ['delivered', 'read'].includes(m.dataset.state)"),
+            WAIT,
+        )
+        .await?;
+    let state = staff
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=message][data-kind=text]')].pop().dataset.state",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        state, "delivered",
+        "read although the customer's window is not focused"
+    );
+    client
+        .wait_until(
+            "the deadline shown prominently to the customer",
+            "const banner = document.querySelector('[data-testid=deadline-banner]');              return !!banner && banner.textContent.includes('纸箱唛头')",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("deadline-banner").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    staff
+        .wait_until(
+            "the message staying unread while the customer's window is not focused",
+            &format!("{deadline_message} m.dataset.state === 'delivered'"),
+            WAIT,
+        )
+        .await?;
+    // Halfway to the deadline: staff is told who has not read it, the customer is
+    // reminded.
+    desktop
+        .wait_for_notification("人未读 Unread: Somchai", Duration::from_secs(45))
+        .await?;
+    desktop
+        .wait_for_notification("前阅读", Duration::from_secs(15))
+        .await?;
+    staff.screenshot("deadline-warned").await?;
+    // "Remind now" reaches the customer as a notification of its own.
+    staff.click("[data-testid=remind]").await?;
+    desktop.wait_for_notification("提醒你查看", WAIT).await?;
+    staff
+        .wait_until(
+            "the reminder confirmed to staff",
+            "return document.body.textContent.includes('已提醒 1 人')",
+            WAIT,
+        )
+        .await?;
+    staff.click("[data-testid=notifications-button]").await?;
+    staff
+        .wait_until(
+            "the in-app list keeping the deadline warning",
+            "return !!document.querySelector('[data-testid=notification][data-kind=deadline]')",
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("notification-list").await?;
+    staff.click("[data-testid=notifications-button]").await?;
+    client.click("[data-testid=notifications-button]").await?;
+    client
+        .wait_until(
+            "the customer's list keeping the reminder",
+            "return !!document.querySelector('[data-testid=notification][data-kind=reminder]')",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("reminded").await?;
+    client.click("[data-testid=notifications-button]").await?;
+    // The customer looks (window focused; clicking beside the messages): now it is read.
+    desktop.click_at(CUSTOMER_X + 1200, 400)?;
+    staff
+        .wait_until(
+            "the deadline message read",
+            &format!("{deadline_message} m.dataset.state === 'read'"),
+            WAIT,
+        )
+        .await?;
 
     // The server goes down; the customer replies anyway; it goes out when it is back.
     server.kill().await?;
@@ -254,6 +348,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             WAIT,
         )
         .await?;
+    client.screenshot("offline").await?;
     client
         .type_into(
             "[data-testid=composer]",

@@ -17,16 +17,21 @@ function backend(overrides: Partial<Backend> = {}): Backend {
 }
 
 describe('MessageItem', () => {
-  it('shows how many have not read my message in a group, and who they are', async () => {
+  it('shows how many have not read my message in a group, who read it when, and who has not', async () => {
     i18n.set('zh-CN');
     const [item] = buildTimeline([message(4, 1, '请确认报价，明天十点前')]);
+    const readAt = new Date(2026, 11, 1, 9, 41).getTime();
+    const readStates = vi.fn(async () => [
+      { member_id: 2, delivered: true, read_at: readAt },
+      { member_id: 3, delivered: true, read_at: null },
+    ]);
     render(MessageItem, {
       item,
       conversation: conversation(1, [1, 2, 3]),
       receipts: [receipt(2, 4, 4), receipt(3, 4, 3)],
       members: people,
       me: 1,
-      backend: backend(),
+      backend: backend({ readStates }),
       transfer: undefined,
       onReply: () => {},
       onEdit: () => {},
@@ -36,8 +41,35 @@ describe('MessageItem', () => {
     const status = screen.getByTestId('status');
     expect(status.textContent).toContain('1 人未读');
     await fireEvent.click(status);
-    expect(screen.getByTestId('readers').textContent).toContain('Alice');
-    expect(screen.getByTestId('readers').textContent).toContain('陈刚');
+    const reader = await screen.findByTestId('reader');
+    expect(readStates).toHaveBeenCalledWith(1, 4);
+    expect(reader.textContent).toContain('Alice');
+    expect(reader.textContent).toContain('09:41');
+    expect(screen.getByTestId('non-reader').textContent).toContain('陈刚');
+  });
+
+  it('shows the deadline prominently and lets the sender remind whoever has not read', async () => {
+    i18n.set('en');
+    const deadline = Date.now() + 30 * 60_000;
+    const [item] = buildTimeline([message(4, 1, { kind: 'text', text: 'Quote: $8.50', deadline })]);
+    const remind = vi.fn(async () => ({ id: 1, conversation_id: 1, message_id: 1004, seq: 4, from: 1, to: [3], at: 0 }));
+    render(MessageItem, {
+      item,
+      conversation: conversation(1, [1, 2, 3]),
+      receipts: [receipt(2, 4, 4), receipt(3, 4, 0)],
+      members: people,
+      me: 1,
+      backend: backend({ remind, readStates: vi.fn(async () => []) }),
+      transfer: undefined,
+      onReply: () => {},
+      onEdit: () => {},
+      onOpen: () => {},
+      onPlayVoice: () => {},
+    });
+    expect(screen.getByTestId('deadline').dataset.urgency).toBe('due_soon');
+    await fireEvent.click(screen.getByTestId('remind'));
+    expect(remind).toHaveBeenCalledWith(1, 1004);
+    expect(await screen.findByText('Reminded 1')).toBeTruthy();
   });
 
   it('offers retry and discard for a message the server refused', async () => {
@@ -79,6 +111,6 @@ describe('Composer', () => {
     await fireEvent.keyDown(box, { key: 'Enter', shiftKey: true });
     expect(sendText).not.toHaveBeenCalled();
     await fireEvent.keyDown(box, { key: 'Enter' });
-    expect(sendText).toHaveBeenCalledWith(7, '五金用铜的', null, false);
+    expect(sendText).toHaveBeenCalledWith(7, '五金用铜的', null, false, null);
   });
 });

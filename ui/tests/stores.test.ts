@@ -43,12 +43,26 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     onDrag: unlisten,
     onFocus: unlisten,
     onOpenConversation: unlisten,
+    onNotification: unlisten,
+    readStates: vi.fn(async () => []),
+    remind: vi.fn(),
+    setMuted: vi.fn(async () => {}),
+    notificationSettings: vi.fn(async () => ({ quiet_hours: null, deadline_lead_minutes: 60 })),
+    setNotificationSettings: vi.fn(async () => {}),
+    notifications: vi.fn(async () => []),
+    markNotificationsSeen: vi.fn(async () => {}),
     ...overrides,
   };
 }
 
 function summary(id: number, members: number[], kind: 'order' | 'direct' | 'group' = 'order', unread = 0): ConversationSummary {
-  return { conversation: conversation(id, members, kind, { org_id: kind === 'order' ? id : null }), unread, last_message: null };
+  return {
+    conversation: conversation(id, members, kind, { org_id: kind === 'order' ? id : null }),
+    unread,
+    last_message: null,
+    muted: false,
+    next_deadline: null,
+  };
 }
 
 describe('groupConversations', () => {
@@ -137,5 +151,59 @@ describe('Timeline', () => {
     await timeline.markRead(5);
     await timeline.markRead(4);
     expect(markRead).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('notifications in the app', () => {
+  const entry = (id: number, seen = false) => ({
+    id,
+    at: id,
+    kind: 'deadline' as const,
+    title: '⏰ 10:00 截止',
+    body: '1 人未读',
+    conversation_id: 1,
+    seq: 4,
+    popped_up: true,
+    seen,
+  });
+
+  it('counts unseen ones, adds each once, and marks all seen when the list opens', async () => {
+    const backend = fakeBackend({ notifications: vi.fn(async () => [entry(1, true)]) });
+    const app = new AppState(backend);
+    await app.reloadNotifications();
+    expect(app.unseenNotifications).toBe(0);
+    app.addNotification(entry(2));
+    app.addNotification(entry(2));
+    expect(app.notifications.map((n) => n.id)).toEqual([2, 1]);
+    expect(app.unseenNotifications).toBe(1);
+    await app.markNotificationsSeen();
+    expect(app.unseenNotifications).toBe(0);
+    expect(backend.markNotificationsSeen).toHaveBeenCalledTimes(1);
+  });
+
+  it('opening a clicked notification selects its conversation and asks for its message', () => {
+    const app = new AppState(fakeBackend());
+    app.conversations = [summary(1, [1, 2])];
+    app.session = {
+      account: { server_url: 'http://x', member: member(1, '王丽'), workspace: { name: 'F' } },
+    } as unknown as AppState['session'];
+    app.open({ conversation_id: 1, seq: 4 });
+    expect(app.activeId).toBe(1);
+    expect(app.jumpTo).toEqual({ conversationId: 1, seq: 4 });
+  });
+});
+
+describe('Timeline.loadUntil', () => {
+  it('loads older pages until the message a notification points at is there', async () => {
+    const all = Array.from({ length: PAGE * 3 }, (_, i) => message(i + 1, 2, `m${i + 1}`, { local_id: i + 1 }));
+    const messages = vi.fn(async (_c: number, before: number | null, limit: number) => {
+      const upTo = before === null ? all.length : before - 1;
+      return all.slice(Math.max(0, upTo - limit), upTo);
+    });
+    const timeline = new Timeline(fakeBackend({ messages }), conversation(1, [1, 2]), 1);
+    await timeline.load();
+    expect(await timeline.loadUntil(5)).toBe(true);
+    expect(timeline.messages[0].seq).toBeLessThanOrEqual(5);
+    expect(await timeline.loadUntil(99999)).toBe(false);
   });
 });

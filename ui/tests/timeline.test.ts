@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
-import { buildTimeline, delivery, maxSeq, mergeNewest } from '../src/lib/timeline';
+import {
+  buildTimeline,
+  deadlinePresets,
+  deadlineUrgency,
+  delivery,
+  maxSeq,
+  mergeNewest,
+  upcomingDeadlines,
+} from '../src/lib/timeline';
 import { conversation, member, message, receipt } from './fixtures';
 
 const wang = member(1, '王丽');
@@ -97,5 +105,37 @@ describe('mentions', () => {
       { text: ' 和 @nobody', mention: false },
     ]);
     expect(mentionSegments('no mentions', null)).toEqual([{ text: 'no mentions', mention: false }]);
+  });
+});
+
+describe('deadlines', () => {
+  const HOUR = 3_600_000;
+  const withDeadline = (seq: number, sender: number, deadline: number) =>
+    message(seq, sender, { kind: 'text', text: `quote ${seq}`, deadline });
+
+  it('are due soon within the hour and passed after', () => {
+    expect(deadlineUrgency(10 * HOUR, 7 * HOUR)).toBe('upcoming');
+    expect(deadlineUrgency(10 * HOUR, 9.5 * HOUR)).toBe('due_soon');
+    expect(deadlineUrgency(10 * HOUR, 10 * HOUR)).toBe('passed');
+  });
+
+  it('the banner lists others\' deadlines still ahead, soonest first', () => {
+    const items = buildTimeline([
+      withDeadline(1, 2, 5 * HOUR),
+      withDeadline(2, 2, 3 * HOUR),
+      withDeadline(3, 1, 2 * HOUR), // mine
+      withDeadline(4, 2, 1 * HOUR), // passed
+      message(5, 2, 'no deadline'),
+    ]);
+    expect(upcomingDeadlines(items, 1, 2 * HOUR).map((i) => i.message.seq)).toEqual([2, 1]);
+  });
+
+  it('presets offer today 18:00 only while an hour is left', () => {
+    const morning = new Date(2026, 11, 1, 9, 0).getTime();
+    const evening = new Date(2026, 11, 1, 17, 30).getTime();
+    expect(deadlinePresets(morning).map((p) => p.key)).toEqual(['in1h', 'today18', 'tomorrow10', 'tomorrow18']);
+    expect(deadlinePresets(evening).map((p) => p.key)).toEqual(['in1h', 'tomorrow10', 'tomorrow18']);
+    const tomorrow10 = new Date(deadlinePresets(evening)[1].at);
+    expect([tomorrow10.getDate(), tomorrow10.getHours()]).toEqual([2, 10]);
   });
 });

@@ -134,3 +134,45 @@ export function mentionPattern(names: string[]): RegExp | null {
     .sort((a, b) => b.length - a.length);
   return escaped.length > 0 ? new RegExp(`@(?:${escaped.join('|')})`, 'g') : null;
 }
+
+/** How close a deadline is, for how prominently it is shown. */
+export type DeadlineUrgency = 'upcoming' | 'due_soon' | 'passed';
+
+export const DUE_SOON_MS = 60 * 60 * 1000;
+
+export function deadlineUrgency(deadline: number, now: number): DeadlineUrgency {
+  if (deadline <= now) return 'passed';
+  return deadline - now <= DUE_SOON_MS ? 'due_soon' : 'upcoming';
+}
+
+/** The time a message must be read by, if its sender set one. */
+export function deadlineOf(body: MessageBody): number | null {
+  return body.kind === 'text' || body.kind === 'confirmation_request' ? body.deadline ?? null : null;
+}
+
+/** Messages from others whose deadline has not passed, soonest first: the banner. */
+export function upcomingDeadlines(items: TimelineItem[], me: number, now: number): TimelineItem[] {
+  return items
+    .filter((i) => {
+      const d = deadlineOf(i.message.body);
+      return !i.recalled && i.message.sender_id !== me && d !== null && d > now;
+    })
+    .sort((a, b) => (deadlineOf(a.message.body) ?? 0) - (deadlineOf(b.message.body) ?? 0));
+}
+
+/** Quick deadline choices for the composer, in local time. */
+export function deadlinePresets(now: number): { key: 'in1h' | 'today18' | 'tomorrow10' | 'tomorrow18'; at: number }[] {
+  const at = (daysAhead: number, hour: number) => {
+    const d = new Date(now);
+    d.setDate(d.getDate() + daysAhead);
+    d.setHours(hour, 0, 0, 0);
+    return d.getTime();
+  };
+  const presets: { key: 'in1h' | 'today18' | 'tomorrow10' | 'tomorrow18'; at: number }[] = [
+    { key: 'in1h', at: now + 60 * 60 * 1000 },
+  ];
+  // "Today 18:00" only while there is at least an hour left.
+  if (at(0, 18) - now >= 60 * 60 * 1000) presets.push({ key: 'today18', at: at(0, 18) });
+  presets.push({ key: 'tomorrow10', at: at(1, 10) }, { key: 'tomorrow18', at: at(1, 18) });
+  return presets;
+}

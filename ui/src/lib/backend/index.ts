@@ -15,17 +15,28 @@ import type { Member } from './bindings/Member';
 import type { Receipt } from './bindings/Receipt';
 import type { SessionInfo } from './bindings/SessionInfo';
 import type { UiError } from './bindings/UiError';
+import type { InAppNotification } from './bindings/InAppNotification';
+import type { NotificationSettings } from './bindings/NotificationSettings';
+import type { OpenTarget } from './bindings/OpenTarget';
+import type { ReadState } from './bindings/ReadState';
+import type { Reminder } from './bindings/Reminder';
 
 export type {
   ChangeEvent,
   ConversationSummary,
   DroppedFiles,
+  InAppNotification,
   LocalMessage,
   Member,
+  NotificationSettings,
+  OpenTarget,
+  ReadState,
   Receipt,
+  Reminder,
   SessionInfo,
   UiError,
 };
+export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
 export type { Conversation } from './bindings/Conversation';
 export type { ConnectionState } from './bindings/ConnectionState';
@@ -53,7 +64,13 @@ export interface Backend {
   receipts(conversationId: number): Promise<Receipt[]>;
   members(): Promise<Member[]>;
   openConversation(conversationId: number | null): Promise<void>;
-  sendText(conversationId: number, text: string, replyTo: number | null, needsConfirmation: boolean): Promise<LocalMessage>;
+  sendText(
+    conversationId: number,
+    text: string,
+    replyTo: number | null,
+    needsConfirmation: boolean,
+    deadline: number | null,
+  ): Promise<LocalMessage>;
   editMessage(conversationId: number, target: number, text: string): Promise<LocalMessage>;
   recallMessage(conversationId: number, target: number): Promise<LocalMessage>;
   sendDropped(conversationId: number, dropId: number): Promise<LocalMessage[]>;
@@ -69,12 +86,23 @@ export interface Backend {
   fetchOriginal(sha256: string): Promise<void>;
   saveAttachment(sha256: string): Promise<string | null>;
   mediaUrl(size: MediaSize, sha256: string): string;
+  /** Who has read one of my messages, and when. */
+  readStates(conversationId: number, seq: number): Promise<ReadState[]>;
+  /** "Remind now": nudges the members who have not read one of my messages. */
+  remind(conversationId: number, messageId: number): Promise<Reminder>;
+  setMuted(conversationId: number, muted: boolean): Promise<void>;
+  notificationSettings(): Promise<NotificationSettings>;
+  setNotificationSettings(settings: NotificationSettings): Promise<void>;
+  /** The in-app notification list, newest first. */
+  notifications(): Promise<InAppNotification[]>;
+  markNotificationsSeen(): Promise<void>;
+  onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
   onDrag(handler: (active: boolean) => void): Promise<UnlistenFn>;
   onFocus(handler: (focused: boolean) => void): Promise<UnlistenFn>;
-  /** A notification was clicked: show this conversation. */
-  onOpenConversation(handler: (conversationId: number) => void): Promise<UnlistenFn>;
+  /** A notification was clicked: show this conversation (at this message). */
+  onOpenConversation(handler: (target: OpenTarget) => void): Promise<UnlistenFn>;
 }
 
 /** Turns whatever a command threw into a `UiError`. */
@@ -101,8 +129,8 @@ export const tauriBackend: Backend = {
   receipts: (conversationId) => invoke('receipts', { conversationId }),
   members: () => invoke('members'),
   openConversation: (conversationId) => invoke('open_conversation', { conversationId }),
-  sendText: (conversationId, text, replyTo, needsConfirmation) =>
-    invoke('send_text', { conversationId, text, replyTo, needsConfirmation }),
+  sendText: (conversationId, text, replyTo, needsConfirmation, deadline) =>
+    invoke('send_text', { conversationId, text, replyTo, needsConfirmation, deadline }),
   editMessage: (conversationId, target, text) => invoke('edit_message', { conversationId, target, text }),
   recallMessage: (conversationId, target) => invoke('recall_message', { conversationId, target }),
   sendDropped: (conversationId, dropId) => invoke('send_dropped', { conversationId, dropId }),
@@ -124,11 +152,19 @@ export const tauriBackend: Backend = {
   fetchOriginal: (sha256) => invoke('fetch_original', { sha256 }),
   saveAttachment: (sha256) => invoke('save_attachment', { sha256 }),
   mediaUrl: (size, sha256) => convertFileSrc(`${size}/${sha256}`, 'satchel'),
+  readStates: (conversationId, seq) => invoke('read_states', { conversationId, seq }),
+  remind: (conversationId, messageId) => invoke('remind', { conversationId, messageId }),
+  setMuted: (conversationId, muted) => invoke('set_muted', { conversationId, muted }),
+  notificationSettings: () => invoke('notification_settings'),
+  setNotificationSettings: (settings) => invoke('set_notification_settings', { settings }),
+  notifications: () => invoke('notifications'),
+  markNotificationsSeen: () => invoke('mark_notifications_seen'),
+  onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),
   onDrag: (handler) => listen<boolean>('drag', (e) => handler(e.payload)),
   onFocus: (handler) => listen<boolean>('focus', (e) => handler(e.payload)),
-  onOpenConversation: (handler) => listen<number>('open-conversation', (e) => handler(e.payload)),
+  onOpenConversation: (handler) => listen<OpenTarget>('open-conversation', (e) => handler(e.payload)),
 };
 
 /** A join link for an invite: what colleagues paste or click to join. */

@@ -8,7 +8,9 @@ import {
   type ChangeEvent,
   type ConnectionState,
   type ConversationSummary,
+  type InAppNotification,
   type Member,
+  type OpenTarget,
   type SessionInfo,
   type UiError,
 } from '../backend';
@@ -41,6 +43,10 @@ export class AppState {
   timeline: Timeline | null = $state(null);
   error: UiError | null = $state(null);
   busy = $state(false);
+  /** The in-app notification list, newest first. */
+  notifications: InAppNotification[] = $state([]);
+  /** A message to bring into view once its conversation is open (a clicked notification). */
+  jumpTo: { conversationId: number; seq: number } | null = $state(null);
 
   constructor(readonly backend: Backend) {}
 
@@ -54,6 +60,10 @@ export class AppState {
 
   get totalUnread(): number {
     return this.conversations.reduce((sum, c) => sum + c.unread, 0);
+  }
+
+  get unseenNotifications(): number {
+    return this.notifications.filter((n) => !n.seen).length;
   }
 
   /** The list as shown: filtered by the search box and grouped. */
@@ -100,7 +110,35 @@ export class AppState {
   private async adopt(session: SessionInfo) {
     this.session = session;
     this.connection = session.connection;
-    if (session.account) await Promise.all([this.reloadConversations(), this.reloadMembers()]);
+    if (session.account) {
+      await Promise.all([this.reloadConversations(), this.reloadMembers(), this.reloadNotifications()]);
+    }
+  }
+
+  async reloadNotifications() {
+    this.notifications = await this.backend.notifications();
+  }
+
+  /** A notification arrived (it may also have popped up on the desktop). */
+  addNotification(n: InAppNotification) {
+    if (this.notifications.some((x) => x.id === n.id)) return;
+    this.notifications = [n, ...this.notifications].slice(0, 200);
+  }
+
+  async markNotificationsSeen() {
+    if (this.unseenNotifications === 0) return;
+    this.notifications = this.notifications.map((n) => ({ ...n, seen: true }));
+    await this.backend.markNotificationsSeen();
+  }
+
+  /** Shows a conversation and, if given, one of its messages. */
+  open(target: OpenTarget) {
+    this.select(target.conversation_id);
+    this.jumpTo = target.seq !== null ? { conversationId: target.conversation_id, seq: target.seq } : null;
+  }
+
+  async setMuted(conversationId: number, muted: boolean) {
+    await this.run(() => this.backend.setMuted(conversationId, muted));
   }
 
   async reloadConversations() {

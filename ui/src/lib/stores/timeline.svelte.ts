@@ -80,6 +80,18 @@ export class Timeline {
     }
   }
 
+  /**
+   * Loads older pages until the message with `seq` is loaded (or the start is reached).
+   * Returns whether it is loaded.
+   */
+  async loadUntil(seq: number): Promise<boolean> {
+    const has = () => this.messages.some((m) => m.seq !== null && m.seq <= seq);
+    while (!has() && !this.reachedStart) {
+      if ((await this.loadOlder()) === 0 && !this.reachedStart) break;
+    }
+    return this.messages.some((m) => m.seq === seq);
+  }
+
   get newestSeq(): number {
     return maxSeq(this.messages);
   }
