@@ -61,6 +61,8 @@ pub struct DroppedFiles {
 /// Runs the app until its window closes.
 pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
     let context = tauri::generate_context!();
+    #[cfg(windows)]
+    register_app_user_model_id(&context.config().identifier);
     let data_root = data_root(&context.config().identifier);
     let profile_dir = Shell::profile_dir_for(&launch, &data_root);
     let tokens = keychain::token_store(&profile_dir);
@@ -188,6 +190,26 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
             let _ = app.emit_to("main", "focus", *focused);
         }
         _ => {}
+    }
+}
+
+/// Windows shows toasts for, and groups taskbar buttons by, an AppUserModelID. The
+/// installer's Start-menu shortcut carries the bundle identifier; the process claims the
+/// same one before it shows any window, so its notifications appear as the app's.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn register_app_user_model_id(identifier: &str) {
+    let wide: Vec<u16> = identifier
+        .encode_utf16()
+        .chain(std::iter::once(0))
+        .collect();
+    // SAFETY: `wide` is a NUL-terminated UTF-16 string that outlives the call; the
+    // function copies it.
+    let result = unsafe {
+        windows_sys::Win32::UI::Shell::SetCurrentProcessExplicitAppUserModelID(wide.as_ptr())
+    };
+    if result < 0 {
+        tracing::warn!(hresult = result, "could not register the AppUserModelID");
     }
 }
 
