@@ -12,7 +12,7 @@ use satchel_protocol::api::CreateMemberRequest;
 use satchel_protocol::*;
 use satchel_test_support::{engine, sign_in, TestServer, Workspace, PASSWORD};
 
-use crate::support::{code, settle};
+use crate::support::{code, confirmed, settle};
 
 const MINUTE: i64 = 60_000;
 const LEAD: Duration = Duration::from_secs(60 * 60);
@@ -30,6 +30,17 @@ fn state_of(states: &[ReadState], member: MemberId) -> ReadState {
         .find(|s| s.member_id == member)
         .cloned()
         .unwrap_or_else(|| panic!("no read state for {member} in {states:?}"))
+}
+
+/// The conversation list's row for one conversation.
+async fn row(engine: &Engine, conversation: ConversationId) -> satchel_client::ConversationSummary {
+    engine
+        .conversations()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.conversation.id == conversation)
+        .unwrap()
 }
 
 /// Waits until `check` holds for the sender's read states.
@@ -106,24 +117,11 @@ async fn three_readers_one_at_once_one_later_one_never() {
         .await
         .unwrap();
     settle(&everyone, Duration::from_secs(30)).await;
-    let sent = wang
-        .local()
-        .confirmed(ws.order_a.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.txn_id == quote.txn_id)
-        .unwrap();
+    let sent = confirmed(&wang, ws.order_a.id, &quote).await;
     let (id, seq, sent_at) = (sent.id.unwrap(), sent.seq.unwrap(), sent.sent_at.unwrap());
 
     // Recipients see the deadline on the conversation until they read it.
-    let anna_row = anna_e
-        .conversations()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.conversation.id == ws.order_a.id)
-        .unwrap();
+    let anna_row = row(&anna_e, ws.order_a.id).await;
     assert_eq!(anna_row.next_deadline, Some(deadline));
 
     // Alice reads at once. Everyone's client has it, so all three are delivered; only
@@ -166,14 +164,9 @@ async fn three_readers_one_at_once_one_later_one_never() {
         .await
         .unwrap();
     settle(&everyone, Duration::from_secs(30)).await;
-    let later_seq = alice
-        .local()
-        .confirmed(ws.order_a.id)
+    let later_seq = confirmed(&alice, ws.order_a.id, &follow_up)
         .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.txn_id == follow_up.txn_id)
-        .and_then(|m| m.seq)
+        .seq
         .unwrap();
     wang.mark_read(ws.order_a.id, later_seq).await.unwrap();
     settle(&everyone, Duration::from_secs(30)).await;
@@ -254,13 +247,7 @@ async fn three_readers_one_at_once_one_later_one_never() {
     // reminder is refused.
     anna_e.mark_read(ws.order_a.id, later_seq).await.unwrap();
     settle(&everyone, Duration::from_secs(30)).await;
-    let anna_row = anna_e
-        .conversations()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.conversation.id == ws.order_a.id)
-        .unwrap();
+    let anna_row = row(&anna_e, ws.order_a.id).await;
     assert_eq!(anna_row.next_deadline, None);
     wait_for_states(&wang, ws.order_a.id, seq, "anna reading", |s| {
         s.iter().all(|r| r.read_at.is_some())
@@ -319,14 +306,7 @@ async fn deadline_alerts_are_given_once_across_restarts_and_muting_is_kept() {
         .await
         .unwrap()
         .is_empty());
-    let row = somchai
-        .conversations()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.conversation.id == ws.order_b.id)
-        .unwrap();
-    assert!(row.muted);
+    assert!(row(&somchai, ws.order_b.id).await.muted);
     assert_eq!(
         code_of_local(somchai.set_muted(ws.order_a.id, true).await),
         "not found"

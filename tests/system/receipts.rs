@@ -6,7 +6,7 @@ use std::time::Duration;
 use satchel_protocol::*;
 use satchel_test_support::{engine, TestServer, Workspace};
 
-use crate::support::settle;
+use crate::support::{confirmed, settle};
 
 async fn receipt_of(
     e: &satchel_client::Engine,
@@ -39,16 +39,7 @@ async fn read_receipts_reach_the_sender_only_after_the_reader_reads() {
         .await
         .unwrap();
     settle(&[&wang, &alice, &chen], Duration::from_secs(30)).await;
-    let seq = wang
-        .local()
-        .confirmed(ws.order_a.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.txn_id == quote.txn_id)
-        .unwrap()
-        .seq
-        .unwrap();
+    let seq = confirmed(&wang, ws.order_a.id, &quote).await.seq.unwrap();
     settle(&[&wang], Duration::from_secs(30)).await;
 
     // Delivered to both readers' clients, read by neither.

@@ -50,6 +50,22 @@ pub async fn server_timeline(api: &ApiClient, conversation: ConversationId) -> V
     }
 }
 
+/// The confirmed form (with id and seq) of a message this engine queued.
+pub async fn confirmed(
+    engine: &Engine,
+    conversation: ConversationId,
+    queued: &satchel_client::LocalMessage,
+) -> satchel_client::LocalMessage {
+    engine
+        .local()
+        .confirmed(conversation)
+        .await
+        .expect("local history")
+        .into_iter()
+        .find(|m| m.txn_id == queued.txn_id)
+        .expect("the queued message is confirmed")
+}
+
 /// Waits until every engine is idle (caught up, outbox empty).
 pub async fn settle(engines: &[&Engine], timeout: Duration) {
     for engine in engines {

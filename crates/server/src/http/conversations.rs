@@ -50,13 +50,18 @@ async fn show(
     ))
 }
 
+/// A write answered with another kind of outcome than it produces: a bug.
+fn unexpected(outcome: Outcome) -> ApiError {
+    ApiError::new(
+        ErrorCode::Internal,
+        format!("unexpected outcome {outcome:?}"),
+    )
+}
+
 fn expect_conversation(outcome: Outcome) -> Result<Conversation, ApiError> {
     match outcome {
         Outcome::Conversation(c) => Ok(c),
-        other => Err(ApiError::new(
-            ErrorCode::Internal,
-            format!("unexpected outcome {other:?}"),
-        )),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -137,10 +142,7 @@ async fn send(
     let write = crate::send_write(&authed.session, ConversationId(id), req.txn_id, req.body)?;
     match state.committer.commit(write).await? {
         Outcome::Sent(ack) => Ok(Json(ack)),
-        other => Err(ApiError::new(
-            ErrorCode::Internal,
-            format!("unexpected outcome {other:?}"),
-        )),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -173,10 +175,7 @@ async fn post_receipt(
         .await?;
     match outcome {
         Outcome::Receipt(r) => Ok(Json(r)),
-        other => Err(ApiError::new(
-            ErrorCode::Internal,
-            format!("unexpected outcome {other:?}"),
-        )),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -196,9 +195,6 @@ async fn remind(
         .await?;
     match outcome {
         Outcome::Reminder(r) => Ok(Json(r)),
-        other => Err(ApiError::new(
-            ErrorCode::Internal,
-            format!("unexpected outcome {other:?}"),
-        )),
+        other => Err(unexpected(other)),
     }
 }
