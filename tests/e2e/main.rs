@@ -391,6 +391,18 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     client.screenshot("1280x800").await?;
 
+    // Notification preferences: quiet hours and the deadline lead time, kept per profile.
+    staff.click("[data-testid=settings-button]").await?;
+    staff.click("[data-testid=quiet-hours]").await?;
+    staff
+        .wait_until(
+            "quiet hours saved",
+            "return document.querySelector('[data-testid=notification-settings]').textContent.includes('已保存')",
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("settings").await?;
+
     std::fs::write(
         desktop.artifacts.join("notifications-final.log"),
         desktop.notifications(),
