@@ -128,6 +128,8 @@ impl NotificationSettings {
     }
 }
 
+/// The profile's notification settings; the defaults when none were saved (or they no
+/// longer parse).
 pub async fn load_settings(engine: &Engine) -> NotificationSettings {
     engine
         .local()
@@ -139,6 +141,7 @@ pub async fn load_settings(engine: &Engine) -> NotificationSettings {
         .unwrap_or_default()
 }
 
+/// Stores the settings in the profile (the caller validates them first).
 pub async fn save_settings(
     engine: &Engine,
     settings: &NotificationSettings,
@@ -323,7 +326,7 @@ async fn deliver<R: Runtime>(
     let quiet = settings.quiet_hours.is_some_and(|q| q.contains(minute));
     let at = now.timestamp_millis();
     let entry = InAppNotification {
-        id: at.saturating_mul(1000) + i64::from(rand_suffix()),
+        id: at.saturating_mul(1000) + i64::from(next_suffix()),
         at,
         kind: note.kind,
         title: note.title.clone(),
@@ -344,8 +347,8 @@ async fn deliver<R: Runtime>(
     }
 }
 
-/// A small number to keep ids of notifications made in the same millisecond apart.
-fn rand_suffix() -> u16 {
+/// A counter (mod 1000) that keeps ids of notifications made in the same millisecond apart.
+fn next_suffix() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed) % 1000
@@ -473,11 +476,7 @@ async fn reminder_notes(engine: &Engine) -> Result<Vec<Note>, satchel_client::En
     let mut notes = Vec::new();
     for reminder in engine.take_reminders().await? {
         let from = member_name(engine, reminder.from).await;
-        let message = engine
-            .messages(reminder.conversation_id, None, 1000)
-            .await?
-            .into_iter()
-            .find(|m| m.id == Some(reminder.message_id));
+        let message = engine.local().message(reminder.message_id).await?;
         let summary = message.map(|m| m.body.summary()).unwrap_or_default();
         notes.push(Note {
             kind: NotificationKind::Reminder,

@@ -941,13 +941,19 @@ impl LocalDb {
         &self,
         me: MemberId,
     ) -> Result<Vec<ConversationSummary>, EngineError> {
-        let now = now_millis();
         let rows = sqlx::query(
             "SELECT c.*, COALESCE(r.read_up_to, 0) AS my_read,
-                    (SELECT MAX(local_id) FROM messages m WHERE m.conversation_id = c.id) AS last_local
+                    (SELECT MAX(local_id) FROM messages m WHERE m.conversation_id = c.id) AS last_local,
+                    (SELECT MIN(json_extract(m.body, '$.deadline')) FROM messages m
+                     WHERE json_extract(m.body, '$.deadline') IS NOT NULL
+                       AND json_extract(m.body, '$.deadline') >= ?1
+                       AND m.conversation_id = c.id AND m.seq > COALESCE(r.read_up_to, 0)
+                       AND m.sender_id != ?2) AS next_deadline
              FROM conversations c LEFT JOIN my_receipts r ON r.conversation_id = c.id
              ORDER BY COALESCE(last_local, 0) DESC, c.id DESC",
         )
+        .bind(now_millis())
+        .bind(me.0)
         .fetch_all(&self.reader)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -967,24 +973,12 @@ impl LocalDb {
                 Some(local_id) => Some(message_by_local_id(&mut conn, local_id).await?),
                 None => None,
             };
-            let next_deadline: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(json_extract(body, '$.deadline')) FROM messages
-                 WHERE json_extract(body, '$.deadline') IS NOT NULL
-                   AND json_extract(body, '$.deadline') >= ?
-                   AND conversation_id = ? AND seq > ? AND sender_id != ?",
-            )
-            .bind(now)
-            .bind(conversation.id.0)
-            .bind(my_read)
-            .bind(me.0)
-            .fetch_one(&mut *conn)
-            .await?;
             out.push(ConversationSummary {
                 conversation,
                 unread,
                 last_message,
                 muted: row.try_get::<i64, _>("muted")? != 0,
-                next_deadline,
+                next_deadline: row.try_get("next_deadline")?,
             });
         }
         Ok(out)
@@ -1049,6 +1043,17 @@ impl LocalDb {
         let body: MessageBody =
             serde_json::from_str(&body).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         Ok(body.attachment().cloned())
+    }
+
+    /// The message with this server id, if this profile holds it.
+    pub async fn message(&self, id: MessageId) -> Result<Option<LocalMessage>, EngineError> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(message_from_row).transpose()
     }
 
     /// Confirmed messages of a conversation, ascending by seq (for tests and export).
@@ -1291,20 +1296,17 @@ impl LocalDb {
                             .map_err(|e| EngineError::Corrupt(e.to_string()))?,
                         None => Vec::new(),
                     };
-                    let mut unread = Vec::new();
-                    for member in members.into_iter().filter(|m| *m != me) {
-                        let read: Option<i64> = sqlx::query_scalar(
-                            "SELECT read_up_to FROM receipts WHERE conversation_id = ? AND member_id = ?",
-                        )
-                        .bind(message.conversation_id.0)
-                        .bind(member.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if read.unwrap_or(0) < seq.0 {
-                            unread.push(member);
-                        }
-                    }
-                    unread
+                    let read: Vec<i64> = sqlx::query_scalar(
+                        "SELECT member_id FROM receipts WHERE conversation_id = ? AND read_up_to >= ?",
+                    )
+                    .bind(message.conversation_id.0)
+                    .bind(seq.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    members
+                        .into_iter()
+                        .filter(|m| *m != me && !read.contains(&m.0))
+                        .collect()
                 }
                 DeadlineAlertKind::Reminder => {
                     let read: Option<i64> = sqlx::query_scalar(
