@@ -171,6 +171,9 @@ async fn nobody_sees_or_touches_what_is_not_theirs() {
         title: "sneaky".into(),
         org_id: Some(org),
         order_number: Some(format!("X-{}", rand::random::<u32>())),
+        quantity: None,
+        due_date: None,
+        assignee: None,
         member_ids: members,
     };
     assert_eq!(

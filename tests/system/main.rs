@@ -13,6 +13,8 @@
 //! - `authorization`: nobody sees or touches what is not theirs.
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
+//! - `orders`: an order from inquiry to receipt — cards with revisions, stage gates,
+//!   progress, shipping — and nobody else's customer touching it.
 //! - `invites`: invite codes create exactly the account they were made for, once.
 //! - `tls`: HTTPS with a given certificate.
 //! - `watched`: watched folders send each new file once, in order.
@@ -27,6 +29,7 @@ mod engine_files;
 mod exactly_once;
 mod files;
 mod invites;
+mod orders;
 mod previews;
 mod receipts;
 mod support;

@@ -454,6 +454,10 @@ impl Engine {
     ) -> Result<LocalMessage, EngineError> {
         validate::message_body(&body)?;
         let account = self.account().ok_or(EngineError::NotSignedIn)?;
+        if order::is_order_kind(&body) {
+            self.check_order_message(conversation_id, &account.member, &body)
+                .await?;
+        }
         let txn_id = TxnId(uuid::Uuid::new_v4().simple().to_string());
         let message = self
             .inner
@@ -826,6 +830,64 @@ impl Engine {
         conversation_id: ConversationId,
     ) -> Result<Vec<Receipt>, EngineError> {
         self.inner.db.receipts(conversation_id).await
+    }
+
+    /// An order's record: every spec-sheet card with all its revisions and answers,
+    /// stage changes, progress updates and shipments, folded from the confirmed
+    /// messages this profile holds (the server folds the same messages to check them).
+    pub async fn order_record(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<order::OrderRecord, EngineError> {
+        let messages = self.inner.db.order_messages(conversation_id).await?;
+        let mut members = self.inner.db.members().await?;
+        let unknown = |members: &[Member]| {
+            messages
+                .iter()
+                .any(|m| !members.iter().any(|known| known.id == m.sender_id))
+        };
+        if unknown(&members) {
+            // A colleague or customer who joined after the directory was fetched.
+            if let Ok(fresh) = self.refresh_members().await {
+                members = fresh;
+            }
+        }
+        let side = |id: MemberId| {
+            members
+                .iter()
+                .find(|m| m.id == id)
+                .map_or(order::Side::Customer, |m| order::Side::from(m.role))
+        };
+        Ok(order::OrderRecord::from_messages(
+            messages.iter().filter_map(LocalMessage::recorded),
+            side,
+        ))
+    }
+
+    /// Refuses at once what the server would refuse later: order messages outside
+    /// order conversations, and anything the order's rules forbid as the record stands.
+    async fn check_order_message(
+        &self,
+        conversation_id: ConversationId,
+        me: &Member,
+        body: &MessageBody,
+    ) -> Result<(), EngineError> {
+        let conversation = self
+            .inner
+            .db
+            .conversation(conversation_id)
+            .await?
+            .ok_or(EngineError::NotFound("conversation"))?;
+        if conversation.kind != ConversationKind::Order {
+            return Err(order::OrderRuleError::Invalid(format!(
+                "`{}` messages belong in order conversations",
+                body.kind_name()
+            ))
+            .into());
+        }
+        let record = self.order_record(conversation_id).await?;
+        record.check(me.id, order::Side::from(me.role), body)?;
+        Ok(())
     }
 
     /// The workspace's members as last fetched.

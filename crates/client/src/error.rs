@@ -40,6 +40,10 @@ pub enum EngineError {
     NotFound(&'static str),
     #[error("file: {0}")]
     File(String),
+    /// The order's rules refuse this (checked locally before queueing; the server
+    /// checks the same rules).
+    #[error("{0}")]
+    OrderRule(#[from] satchel_protocol::order::OrderRuleError),
 }
 
 /// An error the server reported, with its HTTP status if it came over HTTP.

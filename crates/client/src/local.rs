@@ -68,6 +68,19 @@ pub struct LocalMessage {
     pub error: Option<String>,
 }
 
+impl LocalMessage {
+    /// The message as an order record needs it, once the server has confirmed it.
+    pub fn recorded(&self) -> Option<order::Recorded<'_>> {
+        Some(order::Recorded {
+            id: self.id?,
+            seq: self.seq?,
+            sender: self.sender_id,
+            sent_at: self.sent_at?,
+            body: &self.body,
+        })
+    }
+}
+
 /// A folder whose new files are sent to a conversation automatically.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -225,6 +238,12 @@ fn conversation_from_row(row: &SqliteRow) -> Result<Conversation, EngineError> {
         title: row.try_get("title")?,
         org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
         order_number: row.try_get("order_number")?,
+        order: match row.try_get::<Option<String>, _>("order_info")? {
+            Some(info) => {
+                Some(serde_json::from_str(&info).map_err(|e| EngineError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        },
         members: serde_json::from_str(&members).map_err(|e| EngineError::Corrupt(e.to_string()))?,
         last_seq: Seq(row.try_get("last_seq")?),
         created_at: row.try_get("created_at")?,
@@ -864,10 +883,10 @@ impl LocalDb {
                             .fetch_optional(&mut *tx)
                             .await?;
                     sqlx::query(
-                        "INSERT INTO conversations (id, kind, title, org_id, order_number, members, last_seq, created_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        "INSERT INTO conversations (id, kind, title, org_id, order_number, members, last_seq, created_at, order_info)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                          ON CONFLICT (id) DO UPDATE SET title = excluded.title, members = excluded.members,
-                           last_seq = MAX(last_seq, excluded.last_seq)",
+                           last_seq = MAX(last_seq, excluded.last_seq), order_info = excluded.order_info",
                     )
                     .bind(conversation.id.0)
                     .bind(conversation.kind.as_str())
@@ -877,6 +896,7 @@ impl LocalDb {
                     .bind(json(&conversation.members)?)
                     .bind(conversation.last_seq.0)
                     .bind(conversation.created_at)
+                    .bind(conversation.order.as_ref().map(json).transpose()?)
                     .execute(&mut *tx)
                     .await?;
                     if known.is_none() && conversation.last_seq.0 > 0 {
@@ -1060,6 +1080,25 @@ impl LocalDb {
     pub async fn confirmed(&self, id: ConversationId) -> Result<Vec<LocalMessage>, EngineError> {
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq IS NOT NULL ORDER BY seq"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// The confirmed messages an order's record is folded from, ascending by seq.
+    pub async fn order_messages(
+        &self,
+        id: ConversationId,
+    ) -> Result<Vec<LocalMessage>, EngineError> {
+        // The WHERE clause repeats the partial index `messages_order_record` word for word.
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE conversation_id = ? AND json_extract(body, '$.kind') IN
+                ('confirmation_request', 'confirmation_answer', 'stage_change', 'progress_update', 'shipment', 'order_edit')
+               AND seq IS NOT NULL
+             ORDER BY seq"
         ))
         .bind(id.0)
         .fetch_all(&self.reader)

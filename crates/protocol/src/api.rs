@@ -61,6 +61,15 @@ pub struct CreateConversationRequest {
     pub org_id: Option<OrgId>,
     #[serde(default)]
     pub order_number: Option<String>,
+    /// For orders: pieces ordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    /// For orders: when the goods are due to ship.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<UnixMillis>,
+    /// For orders: the responsible staff member (must be a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<MemberId>,
     /// Members besides the creator, who always joins.
     #[serde(default)]
     pub member_ids: Vec<MemberId>,

@@ -103,10 +103,13 @@ impl ConversationKind {
 }
 
 /// An order's stage. Orders move forward through these gates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Stage {
+    #[default]
     Inquiry,
     Sample,
     Production,
@@ -129,6 +132,10 @@ pub struct Conversation {
     pub org_id: Option<OrgId>,
     /// The order number, for order conversations.
     pub order_number: Option<String>,
+    /// Stage, quantity, due date, shipping — for order conversations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub order: Option<crate::order::OrderInfo>,
     pub members: Vec<MemberId>,
     /// Sequence number of the newest message (0 when empty).
     pub last_seq: Seq,
@@ -228,17 +235,44 @@ pub enum MessageBody {
         #[serde(default)]
         comment: String,
     },
+    /// Moves an order to another stage. Forward, every open proposal must be approved
+    /// or listed in `waived`; backward needs a reason; to `done` is the customer's
+    /// confirmation of receipt.
     StageChange {
         from: Stage,
         to: Stage,
         #[serde(default)]
         reason: String,
+        /// Open proposals let through this gate without agreement.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<Vec<MessageId>>", optional))]
+        waived: Vec<MessageId>,
     },
     ProgressUpdate {
         stage: Stage,
         text: String,
         #[serde(default)]
         attachments: Vec<MessageId>,
+    },
+    /// The order's carrier and tracking numbers (the latest one counts).
+    Shipment {
+        carrier: String,
+        tracking_numbers: Vec<String>,
+    },
+    /// Staff changed an order's details; only the fields set changed.
+    OrderEdit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        quantity: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+        due_date: Option<UnixMillis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        assignee: Option<MemberId>,
     },
     Annotation {
         image: MessageId,
@@ -266,6 +300,8 @@ impl MessageBody {
             MessageBody::ConfirmationAnswer { .. } => "confirmation_answer",
             MessageBody::StageChange { .. } => "stage_change",
             MessageBody::ProgressUpdate { .. } => "progress_update",
+            MessageBody::Shipment { .. } => "shipment",
+            MessageBody::OrderEdit { .. } => "order_edit",
             MessageBody::Annotation { .. } => "annotation",
             MessageBody::System { .. } => "system",
         }
@@ -325,8 +361,15 @@ impl MessageBody {
                     if *approved { "approved" } else { "rejected" }
                 )
             }
-            MessageBody::StageChange { from, to, .. } => format!("[stage] {from:?} → {to:?}"),
+            MessageBody::StageChange { from, to, .. } => {
+                format!("[stage] {} → {}", from.as_str(), to.as_str())
+            }
             MessageBody::ProgressUpdate { text, .. } => format!("[progress] {text}"),
+            MessageBody::Shipment {
+                carrier,
+                tracking_numbers,
+            } => format!("[shipped] {carrier} {}", tracking_numbers.join(", ")),
+            MessageBody::OrderEdit { .. } => "[order details changed]".to_owned(),
             MessageBody::Annotation { comment, .. } => format!("[annotation] {comment}"),
             MessageBody::System { text } => text.clone(),
         }

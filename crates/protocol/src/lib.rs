@@ -6,6 +6,8 @@
 //! - [`ids`]: typed identifiers (members, conversations, messages, stream positions,
 //!   devices, client transaction ids).
 //! - [`domain`]: workspace, organisations, members, conversations and messages.
+//! - [`order`]: order details and the record an order's conversation keeps (spec
+//!   sheet cards with revisions, stage gates, progress, shipments).
 //! - [`api`]: HTTP request and response bodies.
 //! - [`ws`]: WebSocket frames in a versioned envelope.
 //! - [`error`]: error codes shared by HTTP and WebSocket, with their retry class.
@@ -15,6 +17,7 @@ pub mod api;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod order;
 pub mod validate;
 pub mod ws;
 

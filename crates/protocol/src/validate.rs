@@ -11,6 +11,8 @@ pub const MAX_TEXT_CHARS: usize = 20_000;
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest display name.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// Most tracking numbers one shipment lists.
+pub const MAX_TRACKING_NUMBERS: usize = 50;
 /// Shortest and longest password, in bytes.
 pub const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=256;
 
@@ -131,6 +133,49 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
         }
         MessageBody::ConfirmationAnswer { comment, .. } => optional_text("comment", comment),
         MessageBody::StageChange { reason, .. } => optional_text("reason", reason),
+        MessageBody::Shipment {
+            carrier,
+            tracking_numbers,
+        } => {
+            label("carrier", carrier, 64)?;
+            if tracking_numbers.is_empty() || tracking_numbers.len() > MAX_TRACKING_NUMBERS {
+                return Err(fail(
+                    "tracking_numbers",
+                    format!("must list 1 to {MAX_TRACKING_NUMBERS} numbers"),
+                ));
+            }
+            for number in tracking_numbers {
+                label("tracking_numbers", number, 64)?;
+                if number.chars().any(char::is_whitespace) {
+                    return Err(fail(
+                        "tracking_numbers",
+                        "one number per entry, without spaces",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        MessageBody::OrderEdit {
+            title,
+            quantity,
+            due_date,
+            assignee,
+        } => {
+            if let Some(title) = title {
+                label("title", title, MAX_TITLE_CHARS)?;
+            }
+            if quantity == &Some(0) {
+                return Err(fail("quantity", "must be at least 1"));
+            }
+            if let Some(at) = due_date {
+                deadline(*at)
+                    .map_err(|_| fail("due_date", "must be a date between 2020 and 2100"))?;
+            }
+            if title.is_none() && quantity.is_none() && due_date.is_none() && assignee.is_none() {
+                return Err(fail("order_edit", "changes nothing"));
+            }
+            Ok(())
+        }
         MessageBody::ProgressUpdate { text: t, .. } => text("text", t),
         MessageBody::Annotation {
             region, comment, ..

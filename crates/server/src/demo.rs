@@ -228,6 +228,7 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
                 title: title.into(),
                 org_id: Some(orgs[org].id),
                 order_number: Some(number.into()),
+                order: None,
                 member_ids: staff.iter().copied().chain(customers).collect(),
             })
             .await?;
@@ -282,6 +283,7 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
             title: "业务部 Sales & QC".into(),
             org_id: None,
             order_number: None,
+            order: None,
             member_ids: staff.clone(),
         })
         .await?;

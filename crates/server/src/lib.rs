@@ -104,10 +104,16 @@ pub fn send_write(
         | MessageBody::Image { .. }
         | MessageBody::Video { .. }
         | MessageBody::Voice { .. }
-        | MessageBody::File { .. } => {}
+        | MessageBody::File { .. }
+        | MessageBody::ConfirmationRequest { .. }
+        | MessageBody::ConfirmationAnswer { .. }
+        | MessageBody::StageChange { .. }
+        | MessageBody::ProgressUpdate { .. }
+        | MessageBody::Shipment { .. }
+        | MessageBody::OrderEdit { .. } => {}
         other => {
-            // Cards, stage changes and annotations need the order model; until it
-            // exists the server refuses them rather than store what it cannot honour.
+            // Annotations need the photo-review model; until it exists the server
+            // refuses them rather than store what it cannot honour.
             return Err(ApiError::new(
                 ErrorCode::UnsupportedKind,
                 format!(

@@ -299,6 +299,9 @@ impl Workspace {
                 title: "托特包 Tote TB-001".into(),
                 org_id: Some(org_a.id),
                 order_number: Some("TB-001".into()),
+                quantity: None,
+                due_date: None,
+                assignee: None,
                 member_ids: vec![customer_a.id, staff[1].id],
             })
             .await?;
@@ -308,6 +311,9 @@ impl Workspace {
                 title: "双肩包 Backpack BP-007".into(),
                 org_id: Some(org_b.id),
                 order_number: Some("BP-007".into()),
+                quantity: None,
+                due_date: None,
+                assignee: None,
                 member_ids: vec![customer_b.id],
             })
             .await?;
@@ -317,6 +323,9 @@ impl Workspace {
                 title: "业务部 Sales team".into(),
                 org_id: None,
                 order_number: None,
+                quantity: None,
+                due_date: None,
+                assignee: None,
                 member_ids: vec![staff[1].id],
             })
             .await?;

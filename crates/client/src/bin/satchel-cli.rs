@@ -45,6 +45,9 @@ enum Command {
         org: Option<i64>,
         #[arg(long)]
         order_number: Option<String>,
+        /// Pieces ordered (orders).
+        #[arg(long)]
+        quantity: Option<u32>,
         /// Member ids besides yourself.
         #[arg(long = "member")]
         members: Vec<i64>,
@@ -165,6 +168,7 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
             title,
             org,
             order_number,
+            quantity,
             members,
         } => {
             let conversation = engine
@@ -174,6 +178,9 @@ async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
                     title,
                     org_id: org.map(OrgId),
                     order_number,
+                    quantity,
+                    due_date: None,
+                    assignee: None,
                     member_ids: members.into_iter().map(MemberId).collect(),
                 })
                 .await?;

@@ -75,6 +75,17 @@ async fn create(
     if let Some(number) = &req.order_number {
         validate::label("order_number", number, 64)?;
     }
+    // The same rules as an order edit.
+    if req.quantity.is_some() || req.due_date.is_some() {
+        validate::message_body(&MessageBody::OrderEdit {
+            title: None,
+            quantity: req.quantity,
+            due_date: req.due_date,
+            assignee: None,
+        })?;
+    }
+    let order = (req.kind == ConversationKind::Order)
+        .then(|| order::OrderInfo::new(req.quantity, req.due_date, req.assignee));
     let outcome = state
         .committer
         .commit(Write::CreateConversation {
@@ -83,6 +94,7 @@ async fn create(
             title: req.title.trim().to_owned(),
             org_id: req.org_id,
             order_number: req.order_number.map(|n| n.trim().to_owned()),
+            order,
             member_ids: req.member_ids,
         })
         .await?;

@@ -121,6 +121,8 @@ pub enum Write {
         title: String,
         org_id: Option<OrgId>,
         order_number: Option<String>,
+        /// Details of a new order (kind `order` only; defaults to a bare inquiry).
+        order: Option<order::OrderInfo>,
         member_ids: Vec<MemberId>,
     },
     AddMembers {

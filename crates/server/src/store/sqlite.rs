@@ -94,7 +94,9 @@ async fn load_conversation(
     id: ConversationId,
 ) -> Result<Conversation, StoreError> {
     let row = sqlx::query(
-        "SELECT id, kind, title, org_id, order_number, last_seq, created_at FROM conversations WHERE id = ?",
+        "SELECT id, kind, title, org_id, order_number, last_seq, created_at,
+                (SELECT info FROM orders WHERE conversation_id = c.id) AS order_info
+         FROM conversations c WHERE id = ?",
     )
     .bind(id.0)
     .fetch_optional(&mut *conn)
@@ -107,6 +109,12 @@ async fn load_conversation(
     .fetch_all(&mut *conn)
     .await?;
     let kind: String = row.try_get("kind")?;
+    let order = match row.try_get::<Option<String>, _>("order_info")? {
+        Some(json) => {
+            Some(serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        }
+        None => None,
+    };
     Ok(Conversation {
         id,
         kind: ConversationKind::parse(&kind)
@@ -114,6 +122,7 @@ async fn load_conversation(
         title: row.try_get("title")?,
         org_id: row.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
         order_number: row.try_get("order_number")?,
+        order,
         members: members.into_iter().map(MemberId).collect(),
         last_seq: Seq(row.try_get("last_seq")?),
         created_at: row.try_get("created_at")?,
@@ -209,28 +218,186 @@ async fn check_references(
         _ => (Vec::new(), false),
     };
     for target in targets {
-        let owner: Option<i64> = sqlx::query_scalar(
-            "SELECT sender_id FROM messages WHERE id = ? AND conversation_id = ?",
+        let found: Option<(i64, String)> = sqlx::query_as(
+            "SELECT sender_id, json_extract(body, '$.kind') FROM messages
+             WHERE id = ? AND conversation_id = ?",
         )
         .bind(target.0)
         .bind(conversation_id.0)
         .fetch_optional(&mut **tx)
         .await?;
-        match owner {
+        match found {
             None => {
                 return Err(StoreError::Invalid(format!(
                     "message {target} is not in this conversation"
                 )))
             }
-            Some(owner) if own_only && owner != sender.0 => {
+            Some((owner, _)) if own_only && owner != sender.0 => {
                 return Err(StoreError::Forbidden(
                     "only the sender may edit or recall a message".into(),
                 ))
+            }
+            Some((_, kind)) if own_only && order::ORDER_KINDS.contains(&kind.as_str()) => {
+                // An order's record is evidence: a value changes by a new revision.
+                return Err(StoreError::Invalid(
+                    "order records cannot be edited or recalled; propose a new revision".into(),
+                ));
             }
             Some(_) => {}
         }
     }
     Ok(())
+}
+
+/// Photos and files an order message points at must be messages of the same
+/// conversation that carry a file.
+async fn check_attachment_references(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    body: &MessageBody,
+) -> Result<(), StoreError> {
+    let attachments = match body {
+        MessageBody::ConfirmationRequest { attachments, .. }
+        | MessageBody::ProgressUpdate { attachments, .. } => attachments,
+        _ => return Ok(()),
+    };
+    for target in attachments {
+        let carries_file: Option<bool> = sqlx::query_scalar(
+            "SELECT json_extract(body, '$.attachment') IS NOT NULL FROM messages
+             WHERE id = ? AND conversation_id = ?",
+        )
+        .bind(target.0)
+        .bind(conversation_id.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if carries_file != Some(true) {
+            return Err(StoreError::Invalid(format!(
+                "message {target} is not a photo or file of this conversation"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl From<order::OrderRuleError> for StoreError {
+    fn from(e: order::OrderRuleError) -> Self {
+        match e {
+            order::OrderRuleError::Forbidden(m) => StoreError::Forbidden(m),
+            order::OrderRuleError::Conflict(m) => StoreError::Conflict(m),
+            order::OrderRuleError::Invalid(m) => StoreError::Invalid(m),
+        }
+    }
+}
+
+/// The record of an order conversation, folded from its order messages.
+async fn load_order_record(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+) -> Result<order::OrderRecord, StoreError> {
+    // The WHERE clause repeats the partial index `messages_order_record` word for word.
+    let rows = sqlx::query(
+        "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.device_id, m.txn_id, m.body,
+                m.sent_at, s.role
+         FROM messages m JOIN members s ON s.id = m.sender_id
+         WHERE m.conversation_id = ? AND json_extract(body, '$.kind') IN
+            ('confirmation_request', 'confirmation_answer', 'stage_change', 'progress_update', 'shipment', 'order_edit')
+         ORDER BY m.seq",
+    )
+    .bind(conversation_id.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut record = order::OrderRecord::default();
+    for row in rows {
+        let role: String = row.try_get("role")?;
+        let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?;
+        record.apply((&message_from_row(&row)?).into(), order::Side::from(role));
+    }
+    Ok(record)
+}
+
+/// Checks an order message against the order's rules, and returns the order's details
+/// as they are before it.
+async fn check_order_message(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    sender: MemberId,
+    body: &MessageBody,
+) -> Result<order::OrderInfo, StoreError> {
+    let conversation = load_conversation(tx, conversation_id).await?;
+    let Some(info) = conversation.order else {
+        return Err(StoreError::Invalid(format!(
+            "`{}` messages belong in order conversations",
+            body.kind_name()
+        )));
+    };
+    let side = order::Side::from(tx_member(tx, sender).await?.role);
+    load_order_record(tx, conversation_id)
+        .await?
+        .check(sender, side, body)?;
+    if let MessageBody::OrderEdit {
+        assignee: Some(assignee),
+        ..
+    } = body
+    {
+        check_assignee(tx, *assignee, &conversation.members).await?;
+    }
+    check_attachment_references(tx, conversation_id, body).await?;
+    Ok(info)
+}
+
+/// An order is assigned to a staff member of its conversation.
+async fn check_assignee(
+    tx: &mut Tx,
+    assignee: MemberId,
+    members: &[MemberId],
+) -> Result<(), StoreError> {
+    let is_staff = match tx_member(tx, assignee).await {
+        Ok(m) => m.role.is_staff(),
+        Err(StoreError::NotFound) => false,
+        Err(e) => return Err(e),
+    };
+    if !is_staff || !members.contains(&assignee) {
+        return Err(StoreError::Invalid(format!(
+            "member {assignee} is not staff in this order's conversation"
+        )));
+    }
+    Ok(())
+}
+
+/// Records what an order message changed about the order, and announces the order's
+/// new state to its members.
+async fn update_order(
+    tx: &mut Tx,
+    log: &mut Vec<LoggedEvent>,
+    conversation_id: ConversationId,
+    before: order::OrderInfo,
+    body: &MessageBody,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let mut after = before.clone();
+    after.apply(body, now);
+    let retitled = match body {
+        MessageBody::OrderEdit {
+            title: Some(title), ..
+        } => {
+            sqlx::query("UPDATE conversations SET title = ? WHERE id = ?")
+                .bind(title.trim())
+                .bind(conversation_id.0)
+                .execute(&mut **tx)
+                .await?;
+            true
+        }
+        _ => false,
+    };
+    if after == before && !retitled {
+        return Ok(());
+    }
+    sqlx::query("UPDATE orders SET info = ? WHERE conversation_id = ?")
+        .bind(to_json(&after)?)
+        .bind(conversation_id.0)
+        .execute(&mut **tx)
+        .await?;
+    announce(tx, conversation_id, log).await.map(|_| ())
 }
 
 /// For a body carrying an attachment: checks that the blob is stored, verified and
@@ -363,6 +530,11 @@ async fn apply_send(
         }
         check_references(tx, conversation_id, sender, &body).await?;
     }
+    let order_before = if order::is_order_kind(&body) {
+        Some(check_order_message(tx, conversation_id, sender, &body).await?)
+    } else {
+        None
+    };
     let inserted = sqlx::query(
         "INSERT INTO messages (conversation_id, seq, sender_id, device_id, txn_id, body, sent_at)
          SELECT c.id, c.last_seq + 1, ?1, ?2, ?3, ?4, ?5 FROM conversations c
@@ -408,7 +580,11 @@ async fn apply_send(
         body,
         sent_at: now,
     };
+    let order_change = order_before.map(|before| (before, message.body.clone()));
     append_event(tx, conversation_id, Event::Message { message }, log).await?;
+    if let Some((before, body)) = order_change {
+        update_order(tx, log, conversation_id, before, &body, now).await?;
+    }
     Ok(Outcome::Sent(SendAck {
         conversation_id,
         message_id: MessageId(id),
@@ -587,6 +763,7 @@ async fn apply_create_conversation(
     title: String,
     org_id: Option<OrgId>,
     order_number: Option<String>,
+    order: Option<order::OrderInfo>,
     member_ids: Vec<MemberId>,
 ) -> Result<Outcome, StoreError> {
     let creator_member = tx_member(tx, creator).await?;
@@ -600,9 +777,9 @@ async fn apply_create_conversation(
             "an order conversation needs an organisation and an order number".into(),
         ));
     }
-    if kind != ConversationKind::Order && order_number.is_some() {
+    if kind != ConversationKind::Order && (order_number.is_some() || order.is_some()) {
         return Err(StoreError::Invalid(
-            "only order conversations have an order number".into(),
+            "only order conversations have an order number and order details".into(),
         ));
     }
     if let Some(org) = org_id {
@@ -647,6 +824,17 @@ async fn apply_create_conversation(
     .fetch_one(&mut **tx)
     .await?;
     insert_memberships(tx, ConversationId(id), ids.iter(), now).await?;
+    if kind == ConversationKind::Order {
+        let info = order.unwrap_or_else(|| order::OrderInfo::new(None, None, None));
+        if let Some(assignee) = info.assignee {
+            check_assignee(tx, assignee, &ids).await?;
+        }
+        sqlx::query("INSERT INTO orders (conversation_id, info) VALUES (?, ?)")
+            .bind(id)
+            .bind(to_json(&info)?)
+            .execute(&mut **tx)
+            .await?;
+    }
     announce(tx, ConversationId(id), log).await
 }
 
@@ -750,6 +938,7 @@ async fn apply(
             title,
             org_id,
             order_number,
+            order,
             member_ids,
         } => {
             apply_create_conversation(
@@ -761,6 +950,7 @@ async fn apply(
                 title,
                 org_id,
                 order_number,
+                order,
                 member_ids,
             )
             .await
