@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use satchel_client::{Change, DeadlineAlert, DeadlineAlertKind, Engine, LocalMessage};
-use satchel_protocol::{ConversationId, MemberId, MessageBody, Seq, UnixMillis};
+use satchel_protocol::{order, ConversationId, MemberId, MessageBody, Seq, Stage, UnixMillis};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 #[cfg(not(target_os = "linux"))]
@@ -568,7 +568,7 @@ impl Alerts {
             seq: fresh.first().and_then(|m| m.seq),
             title: conversation_title(engine, conversation).await,
             count: fresh.len(),
-            line: format!("{sender}: {}", newest.body.summary()),
+            line: format!("{sender}: {}", describe(engine, &newest.body).await),
         }))
     }
 
@@ -626,6 +626,87 @@ impl Alerts {
             conversation: Some(conversation),
             seq: Some(first_seq),
         }))
+    }
+}
+
+/// A spec item's name as people at the factory say it.
+fn item_name(item: &str) -> String {
+    let zh = match order::item_key(item).as_str() {
+        "material" => "材质",
+        "colour" => "颜色",
+        "hardware" => "五金",
+        "zipper" => "拉链",
+        "stitching" => "车线",
+        "lining" => "里布",
+        "size" => "尺寸",
+        "interior" => "内部结构",
+        "logo" => "Logo 工艺",
+        "packaging" => "包装",
+        "delivery_date" => "交期",
+        "shipping_method" => "运输方式",
+        _ => return item.to_owned(),
+    };
+    format!("{zh} {}", item.replace('_', " "))
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Inquiry => "询价 Inquiry",
+        Stage::Sample => "打样 Sample",
+        Stage::Production => "大货 Production",
+        Stage::QcPacking => "验货包装 QC",
+        Stage::Shipping => "出货 Shipping",
+        Stage::Done => "完成 Done",
+    }
+}
+
+/// A message as one notification line: order messages say what happened to which
+/// item ("已确认 Approved · 颜色 colour: 浅棕"), others their summary.
+async fn describe(engine: &Engine, body: &MessageBody) -> String {
+    match body {
+        MessageBody::ConfirmationAnswer {
+            request,
+            approved,
+            comment,
+        } => {
+            let verdict = if *approved {
+                "已确认 Approved"
+            } else {
+                "已拒绝 Rejected"
+            };
+            let what = match engine.local().message(*request).await {
+                Ok(Some(m)) => match m.body {
+                    MessageBody::ConfirmationRequest { item, value, .. } => {
+                        format!(" · {}: {value}", item_name(&item))
+                    }
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            let comment = if comment.is_empty() {
+                String::new()
+            } else {
+                format!(" — {comment}")
+            };
+            format!("{verdict}{what}{comment}")
+        }
+        MessageBody::ConfirmationRequest { item, value, .. } => {
+            format!("请确认 Please confirm · {}: {value}", item_name(item))
+        }
+        MessageBody::StageChange { from, to, .. }
+            if *to == Stage::Done && *from == Stage::Shipping =>
+        {
+            "已确认收货 Receipt confirmed".to_owned()
+        }
+        MessageBody::StageChange { from, to, .. } => {
+            format!("{} → {}", stage_name(*from), stage_name(*to))
+        }
+        MessageBody::ProgressUpdate { text, .. } => format!("进度 Progress: {text}"),
+        MessageBody::Shipment {
+            carrier,
+            tracking_numbers,
+        } => format!("已发货 Shipped: {carrier} {}", tracking_numbers.join(", ")),
+        other => other.summary(),
     }
 }
 

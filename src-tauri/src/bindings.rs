@@ -24,6 +24,8 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crate::alerts::InAppNotification::export_all_to(dir)?;
     crate::alerts::NotificationSettings::export_all_to(dir)?;
     crate::alerts::OpenTarget::export_all_to(dir)?;
+    satchel_protocol::order::OrderRecord::export_all_to(dir)?;
+    crate::commands::NewOrder::export_all_to(dir)?;
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use satchel_client::{ConversationSummary, LocalMessage, ReadState};
 use satchel_protocol::api::{CreateInviteRequest, Invite};
 use satchel_protocol::{
-    ConversationId, Member, MessageBody, MessageId, OrgId, Organisation, Receipt, Reminder, Role,
-    Seq, TxnId, UnixMillis,
+    order, Conversation, ConversationId, ConversationKind, Member, MessageBody, MessageId, OrgId,
+    Organisation, Receipt, Reminder, Role, Seq, TxnId, UnixMillis,
 };
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
@@ -450,4 +450,70 @@ pub async fn mark_notifications_seen(
     inbox: State<'_, Inbox>,
 ) -> UiResult<()> {
     Ok(inbox.mark_seen(&shell.engine).await?)
+}
+
+/// An order's record: spec sheet with every revision, stage changes, progress,
+/// shipments.
+#[tauri::command]
+pub async fn order_record(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+) -> UiResult<order::OrderRecord> {
+    Ok(shell.engine.order_record(conversation_id).await?)
+}
+
+/// Queues an order message (proposal, answer, stage change, progress update,
+/// shipment, order edit). Other kinds have commands of their own.
+#[tauri::command]
+pub async fn send_order_message(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    body: MessageBody,
+) -> UiResult<LocalMessage> {
+    if !order::is_order_kind(&body) {
+        return Err(UiError::new(
+            "invalid",
+            format!("`{}` is not an order message", body.kind_name()),
+        ));
+    }
+    Ok(shell.engine.send(conversation_id, body).await?)
+}
+
+/// A new order, as staff open it from the order board.
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+pub struct NewOrder {
+    pub order_number: String,
+    pub title: String,
+    pub org_id: OrgId,
+    pub quantity: Option<u32>,
+    #[ts(type = "number | null")]
+    pub due_date: Option<UnixMillis>,
+}
+
+/// Creates an order with the customer organisation's members and the creator (who is
+/// its assignee) in it.
+#[tauri::command]
+pub async fn create_order(shell: State<'_, Shell>, order: NewOrder) -> UiResult<Conversation> {
+    let me = shell
+        .engine
+        .account()
+        .ok_or_else(|| UiError::new("not_signed_in", "not signed in"))?
+        .member;
+    let members = shell.engine.refresh_members().await?;
+    let customers = members
+        .iter()
+        .filter(|m| m.org_id == Some(order.org_id))
+        .map(|m| m.id)
+        .collect();
+    let request = satchel_protocol::api::CreateConversationRequest {
+        kind: ConversationKind::Order,
+        title: order.title.trim().to_owned(),
+        org_id: Some(order.org_id),
+        order_number: Some(order.order_number.trim().to_owned()),
+        quantity: order.quantity,
+        due_date: order.due_date,
+        assignee: Some(me.id),
+        member_ids: customers,
+    };
+    Ok(shell.engine.api()?.create_conversation(&request).await?)
 }

@@ -214,7 +214,15 @@ async fn three_readers_one_at_once_one_later_one_never() {
         (wang.account().unwrap().member.id, seq)
     );
     settle(&everyone, Duration::from_secs(30)).await;
-    let for_anna = anna_e.take_reminders().await.unwrap();
+    // Being idle does not mean the live event has arrived yet: wait for it.
+    let wait_until = tokio::time::Instant::now() + Duration::from_secs(30);
+    let for_anna = loop {
+        let taken = anna_e.take_reminders().await.unwrap();
+        if !taken.is_empty() || tokio::time::Instant::now() > wait_until {
+            break taken;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(for_anna.len(), 1);
     assert_eq!(for_anna[0].message_id, id);
     assert!(anna_e.take_reminders().await.unwrap().is_empty(), "once");

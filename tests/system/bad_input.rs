@@ -315,8 +315,8 @@ async fn http_bodies_are_checked() {
         ErrorCode::InvalidField,
         "no such upload"
     );
-    let card = serde_json::json!({"txn_id": "card-txn-01", "body": {"kind": "confirmation_request", "item": "颜色", "value": "咖啡色"}});
-    let r = post(serde_json::to_vec(&card).unwrap()).await.unwrap();
+    let annotation = serde_json::json!({"txn_id": "note-txn-01", "body": {"kind": "annotation", "image": 1, "region": {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}, "comment": "车线歪了"}});
+    let r = post(serde_json::to_vec(&annotation).unwrap()).await.unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(
         r.json::<ErrorBody>().await.unwrap().code,
