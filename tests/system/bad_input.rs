@@ -316,7 +316,9 @@ async fn http_bodies_are_checked() {
         "no such upload"
     );
     let annotation = serde_json::json!({"txn_id": "note-txn-01", "body": {"kind": "annotation", "image": 1, "region": {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}, "comment": "车线歪了"}});
-    let r = post(serde_json::to_vec(&annotation).unwrap()).await.unwrap();
+    let r = post(serde_json::to_vec(&annotation).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(
         r.json::<ErrorBody>().await.unwrap().code,

@@ -784,3 +784,44 @@ async fn bad_order_input_is_refused_with_its_reason_and_changes_nothing() {
     assert_eq!(seen.title, "托特包 Tote v2");
     assert_eq!(seen.order.and_then(|o| o.quantity), Some(800));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_workspace_has_an_order_in_every_stage_with_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("satchel.db").display()
+    );
+    let app = satchel_server::App::open(&url, &dir.path().join("files"))
+        .await
+        .unwrap();
+    assert!(satchel_server::demo::seed(app.state()).await.unwrap());
+    let store = &app.state().store;
+    let wang = store
+        .credentials("wang")
+        .await
+        .unwrap()
+        .expect("wang exists")
+        .member;
+    let orders: Vec<Conversation> = store
+        .conversations_of(wang.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == ConversationKind::Order)
+        .collect();
+    let mut stages: Vec<Stage> = orders
+        .iter()
+        .map(|c| c.order.as_ref().expect("order details").stage)
+        .collect();
+    stages.sort();
+    assert_eq!(stages, Stage::ALL.to_vec(), "one demo order per stage");
+    let shipped = orders
+        .iter()
+        .filter(|c| c.order.as_ref().is_some_and(|o| o.shipping.is_some()))
+        .count();
+    assert_eq!(
+        shipped, 2,
+        "the shipping and done orders carry tracking numbers"
+    );
+}

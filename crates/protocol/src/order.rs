@@ -244,10 +244,18 @@ pub struct Revision {
     pub answer: Option<CardAnswer>,
     pub superseded_by: Option<MessageId>,
     pub waiver: Option<Waiver>,
+    /// Where it stands, from the three fields above (kept in step by the fold, so
+    /// readers of the serialised record need not work it out again).
+    pub state: CardState,
 }
 
 impl Revision {
+    /// Where it stands.
     pub fn state(&self) -> CardState {
+        self.state
+    }
+
+    fn current_state(&self) -> CardState {
         if self.superseded_by.is_some() {
             CardState::Superseded
         } else if self.waiver.is_some() {
@@ -323,6 +331,8 @@ pub struct ShipmentEntry {
     pub seq: Seq,
     pub by: MemberId,
     pub shipping: Shipping,
+    /// A tracking page per tracking number ([`tracking_url`]).
+    pub tracking_urls: Vec<String>,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub at: UnixMillis,
 }
@@ -442,6 +452,13 @@ impl OrderRecord {
     /// Adds one stored message to the record. Messages the server accepted are applied
     /// as they are; anything else is ignored.
     pub fn apply(&mut self, message: Recorded<'_>, side: Side) {
+        self.fold(message, side);
+        for revision in self.cards.iter_mut().flat_map(|c| c.revisions.iter_mut()) {
+            revision.state = revision.current_state();
+        }
+    }
+
+    fn fold(&mut self, message: Recorded<'_>, side: Side) {
         let (id, seq, by, at) = (message.id, message.seq, message.sender, message.sent_at);
         match message.body {
             MessageBody::ConfirmationRequest {
@@ -462,6 +479,7 @@ impl OrderRecord {
                     answer: None,
                     superseded_by: None,
                     waiver: None,
+                    state: CardState::Proposed,
                 };
                 match self.card_of(&item_key(item)) {
                     Some(i) => {
@@ -550,6 +568,10 @@ impl OrderRecord {
                     carrier: carrier.clone(),
                     tracking_numbers: tracking_numbers.clone(),
                 },
+                tracking_urls: tracking_numbers
+                    .iter()
+                    .map(|n| tracking_url(carrier, n))
+                    .collect(),
                 at,
             }),
             _ => {}

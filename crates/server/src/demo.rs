@@ -170,6 +170,168 @@ const ORDERS: [Script; 6] = [
     ),
 ];
 
+/// Quantity and due date (days from seeding; negative is overdue) of each order.
+const ORDER_DETAILS: [(u32, i64); 6] = [
+    (2_000, 45),
+    (800, 60),
+    (3_000, -1),
+    (500, 10),
+    (1_000, -20),
+    (1_200, 17),
+];
+
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// One step of an order's record in the demo. References point back at earlier steps
+/// (by index) and at the order's demo photos (by index).
+enum Step {
+    Propose(&'static str, &'static str, &'static [usize]),
+    Answer(usize, bool, &'static str),
+    Move(Stage, Stage),
+    Progress(Stage, &'static str, &'static [usize]),
+    Ship(&'static str, &'static str),
+}
+
+impl Step {
+    fn body(&self, sent: &[MessageId], photos: &[MessageId]) -> MessageBody {
+        let step = |i: &usize| sent.get(*i).copied().unwrap_or(MessageId(0));
+        let photo_ids =
+            |ids: &[usize]| ids.iter().filter_map(|i| photos.get(*i).copied()).collect();
+        match self {
+            Step::Propose(item, value, with) => MessageBody::ConfirmationRequest {
+                item: (*item).into(),
+                value: (*value).into(),
+                attachments: photo_ids(with),
+                needs_confirmation: false,
+                deadline: None,
+            },
+            Step::Answer(request, approved, comment) => MessageBody::ConfirmationAnswer {
+                request: step(request),
+                approved: *approved,
+                comment: (*comment).into(),
+            },
+            Step::Move(from, to) => MessageBody::StageChange {
+                from: *from,
+                to: *to,
+                reason: String::new(),
+                waived: Vec::new(),
+            },
+            Step::Progress(stage, text, with) => MessageBody::ProgressUpdate {
+                stage: *stage,
+                text: (*text).into(),
+                attachments: photo_ids(with),
+            },
+            Step::Ship(carrier, number) => MessageBody::Shipment {
+                carrier: (*carrier).into(),
+                tracking_numbers: vec![(*number).into()],
+            },
+        }
+    }
+}
+
+/// The record of demo order `index`: (speaker index into PEOPLE, step).
+fn order_story(index: usize) -> Vec<(usize, Step)> {
+    use Stage::*;
+    use Step::*;
+    let to_production = [(1, Move(Inquiry, Sample)), (1, Move(Sample, Production))];
+    match index {
+        0 => vec![
+            (
+                1,
+                Propose(
+                    "material",
+                    "20oz 帆布 + 头层牛皮手柄 20oz canvas, full-grain leather handles",
+                    &[],
+                ),
+            ),
+            (3, Answer(0, true, "Yes, natural colour.")),
+            (
+                3,
+                Propose("zipper", "YKK #5 内袋拉链 YKK #5 on the inner pocket", &[]),
+            ),
+            (3, Propose("FOB 单价 FOB price", "$8.50 / pc", &[])),
+        ],
+        1 => vec![
+            (1, Move(Inquiry, Sample)),
+            (1, Propose("colour", "PANTONE 18-1031 棕色 brown", &[2])),
+            (4, Answer(1, true, "Colour approved.")),
+            (
+                1,
+                Propose(
+                    "hardware",
+                    "铜五金，古铜色 copper, antique brass finish",
+                    &[0, 1],
+                ),
+            ),
+        ],
+        2 => {
+            let mut steps = vec![
+                (1, Propose("logo", "烫金 hot-stamped gold foil", &[])),
+                (5, Answer(0, true, "烫金")),
+            ];
+            steps.extend(to_production);
+            steps.push((
+                1,
+                Progress(
+                    Production,
+                    "料子已到位，明天开始裁剪。预计完成 3,000 个。",
+                    &[],
+                ),
+            ));
+            steps.push((
+                2,
+                Progress(
+                    Production,
+                    "QC 抽检 200 个，车线密度合格，2 个胶水印已返工。",
+                    &[0],
+                ),
+            ));
+            steps
+        }
+        3 => {
+            let mut steps = vec![
+                (
+                    2,
+                    Propose(
+                        "packaging",
+                        "每箱 4 个，五层瓦楞纸箱 4 per carton, 5-ply",
+                        &[],
+                    ),
+                ),
+                (4, Answer(0, true, "OK")),
+            ];
+            steps.extend(to_production);
+            steps.push((1, Move(Production, QcPacking)));
+            steps.push((
+                2,
+                Progress(QcPacking, "QC 抽检 125 个：3 个万向轮有异响，已更换。", &[]),
+            ));
+            steps
+        }
+        4 => {
+            let mut steps = vec![
+                (1, Move(Inquiry, Sample)),
+                (1, Move(Sample, Production)),
+                (1, Move(Production, QcPacking)),
+                (1, Move(QcPacking, Shipping)),
+            ];
+            steps.push((1, Ship("顺丰 SF Express", "SF1402883722016")));
+            steps.push((5, Move(Shipping, Done)));
+            steps
+        }
+        _ => {
+            let mut steps = vec![
+                (1, Move(Inquiry, Sample)),
+                (1, Move(Sample, Production)),
+                (1, Move(Production, QcPacking)),
+                (1, Move(QcPacking, Shipping)),
+            ];
+            steps.push((1, Ship("Maersk 马士基", "MAEU224466880")));
+            steps
+        }
+    }
+}
+
 /// Fills an empty store with the demo workspace. Does nothing (and returns `false`) if
 /// a workspace already exists.
 pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
@@ -215,7 +377,9 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
         .filter(|m| m.role.is_staff())
         .map(|m| m.id)
         .collect();
-    for (number, title, org, lines) in ORDERS {
+    let now = crate::clock::now_millis();
+    for (index, (number, title, org, lines)) in ORDERS.into_iter().enumerate() {
+        let (quantity, due_in_days) = ORDER_DETAILS[index];
         let customers = members
             .iter()
             .filter(|m| m.org_id == Some(orgs[org].id))
@@ -228,13 +392,18 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
                 title: title.into(),
                 org_id: Some(orgs[org].id),
                 order_number: Some(number.into()),
-                order: None,
+                order: Some(order::OrderInfo::new(
+                    Some(quantity),
+                    Some(now + due_in_days * DAY),
+                    Some(members[1].id),
+                )),
                 member_ids: staff.iter().copied().chain(customers).collect(),
             })
             .await?;
         let Outcome::Conversation(conversation) = outcome else {
             continue;
         };
+        let mut photos = Vec::new();
         for (i, (speaker, text)) in lines.iter().enumerate() {
             state
                 .committer
@@ -259,7 +428,7 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
             {
                 let attachment =
                     store_photo(state, members[*photographer].id, name, *colour).await?;
-                state
+                let sent = state
                     .committer
                     .commit(Write::Send {
                         sender: members[*photographer].id,
@@ -272,6 +441,28 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
                         },
                     })
                     .await?;
+                if let Outcome::Sent(ack) = sent {
+                    photos.push(ack.message_id);
+                }
+            }
+        }
+        // The order's record: agreements, stages, progress and shipping, so every
+        // stage of the board has an order in it.
+        let mut sent: Vec<MessageId> = Vec::new();
+        for (k, (speaker, step)) in order_story(index).into_iter().enumerate() {
+            let body = step.body(&sent, &photos);
+            let outcome = state
+                .committer
+                .commit(Write::Send {
+                    sender: members[speaker].id,
+                    device: DeviceId("demo-seed-device".into()),
+                    conversation_id: conversation.id,
+                    txn_id: TxnId(format!("demo-{number}-order-{k:03}")),
+                    body,
+                })
+                .await?;
+            if let Outcome::Sent(ack) = outcome {
+                sent.push(ack.message_id);
             }
         }
     }

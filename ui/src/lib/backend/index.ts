@@ -20,6 +20,10 @@ import type { NotificationSettings } from './bindings/NotificationSettings';
 import type { OpenTarget } from './bindings/OpenTarget';
 import type { ReadState } from './bindings/ReadState';
 import type { Reminder } from './bindings/Reminder';
+import type { OrderRecord } from './bindings/OrderRecord';
+import type { NewOrder } from './bindings/NewOrder';
+import type { Conversation } from './bindings/Conversation';
+import type { MessageBody } from './bindings/MessageBody';
 
 export type {
   ChangeEvent,
@@ -35,12 +39,19 @@ export type {
   Reminder,
   SessionInfo,
   UiError,
+  OrderRecord,
+  NewOrder,
 };
+export type { Card } from './bindings/Card';
+export type { CardState } from './bindings/CardState';
+export type { Revision } from './bindings/Revision';
+export type { Stage } from './bindings/Stage';
+export type { OrderInfo } from './bindings/OrderInfo';
+export type { Side } from './bindings/Side';
 export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
-export type { Conversation } from './bindings/Conversation';
+export type { Conversation, MessageBody };
 export type { ConnectionState } from './bindings/ConnectionState';
-export type { MessageBody } from './bindings/MessageBody';
 export type { AttachmentRef } from './bindings/AttachmentRef';
 export type { HostInfo } from './bindings/HostInfo';
 export type { Invite } from './bindings/Invite';
@@ -96,6 +107,11 @@ export interface Backend {
   /** The in-app notification list, newest first. */
   notifications(): Promise<InAppNotification[]>;
   markNotificationsSeen(): Promise<void>;
+  /** An order's record: spec sheet with every revision, stages, progress, shipments. */
+  orderRecord(conversationId: number): Promise<OrderRecord>;
+  /** Queues an order message (proposal, answer, stage change, progress, shipment, edit). */
+  sendOrderMessage(conversationId: number, body: MessageBody): Promise<LocalMessage>;
+  createOrder(order: NewOrder): Promise<Conversation>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -159,6 +175,9 @@ export const tauriBackend: Backend = {
   setNotificationSettings: (settings) => invoke('set_notification_settings', { settings }),
   notifications: () => invoke('notifications'),
   markNotificationsSeen: () => invoke('mark_notifications_seen'),
+  orderRecord: (conversationId) => invoke('order_record', { conversationId }),
+  sendOrderMessage: (conversationId, body) => invoke('send_order_message', { conversationId, body }),
+  createOrder: (order) => invoke('create_order', { order }),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

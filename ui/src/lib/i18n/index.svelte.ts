@@ -41,5 +41,5 @@ export function t(key: string, vars?: Record<string, unknown>): string {
 export function errorText(error: { code: string; message: string }): string {
   const key = `errors.${error.code.replace(':', '_')}`;
   void i18n.lang;
-  return i18next.exists(key) ? (i18next.t(key) as string) : t('errors.generic', { message: error.message });
+  return i18next.exists(key) ? (i18next.t(key, { message: error.message }) as string) : t('errors.generic', { message: error.message });
 }

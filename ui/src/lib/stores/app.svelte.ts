@@ -10,7 +10,10 @@ import {
   type ConversationSummary,
   type InAppNotification,
   type Member,
+  type MessageBody,
+  type NewOrder,
   type OpenTarget,
+  type OrderRecord,
   type SessionInfo,
   type UiError,
 } from '../backend';
@@ -31,6 +34,22 @@ export interface Transfer {
   etaMs: number;
 }
 
+/** A card being written: prefilled from a message or photo ("make a card"). */
+export interface CardDraft {
+  item: string;
+  value: string;
+  attachments: number[];
+}
+
+export type View = 'chat' | 'board';
+
+/** A photo of the open conversation, as cards and progress updates point at it. */
+export interface OrderPhoto {
+  messageId: number;
+  sha256: string;
+  name: string;
+}
+
 export class AppState {
   session: SessionInfo | null = $state(null);
   connection: ConnectionState = $state({ state: 'idle' });
@@ -47,6 +66,11 @@ export class AppState {
   notifications: InAppNotification[] = $state([]);
   /** A message to bring into view once its conversation is open (a clicked notification). */
   jumpTo: { conversationId: number; seq: number } | null = $state(null);
+  /** The open order's record (null for other conversations, or until loaded). */
+  orderRecord: OrderRecord | null = $state(null);
+  /** A card being proposed from the order pane. */
+  cardDraft: CardDraft | null = $state(null);
+  view: View = $state('chat');
 
   constructor(readonly backend: Backend) {}
 
@@ -60,6 +84,17 @@ export class AppState {
 
   get totalUnread(): number {
     return this.conversations.reduce((sum, c) => sum + c.unread, 0);
+  }
+
+  /** Photos of the open conversation (of the pages loaded), newest first. */
+  get orderPhotos(): OrderPhoto[] {
+    const out: OrderPhoto[] = [];
+    for (const m of this.timeline?.messages ?? []) {
+      if (m.body.kind === 'image' && m.id !== null) {
+        out.push({ messageId: m.id, sha256: m.body.attachment.sha256, name: m.body.attachment.name });
+      }
+    }
+    return out.reverse();
   }
 
   get unseenNotifications(): number {
@@ -151,12 +186,58 @@ export class AppState {
   }
 
   select(id: number | null) {
+    if (id !== null) this.view = 'chat';
     if (this.activeId === id) return;
     this.activeId = id;
     const summary = this.active;
     this.timeline = summary && this.me ? new Timeline(this.backend, summary.conversation, this.me.id) : null;
+    this.orderRecord = null;
+    this.cardDraft = null;
     void this.timeline?.load();
+    void this.reloadOrderRecord();
     void this.backend.openConversation(id);
+  }
+
+  /** Re-reads the open order's record. */
+  async reloadOrderRecord() {
+    const id = this.activeId;
+    if (id === null || this.active?.conversation.kind !== 'order') {
+      this.orderRecord = null;
+      return;
+    }
+    const record = await this.backend.orderRecord(id);
+    if (this.activeId === id) this.orderRecord = record;
+  }
+
+  /**
+   * Queues an order message in the open conversation. Returns whether it was queued;
+   * a refusal (the order's rules, a bad field) is kept in `error` for the UI.
+   */
+  async sendOrder(body: MessageBody): Promise<boolean> {
+    const id = this.activeId;
+    if (id === null) return false;
+    this.error = null;
+    try {
+      await this.backend.sendOrderMessage(id, body);
+      return true;
+    } catch (e) {
+      this.error = asUiError(e);
+      return false;
+    }
+  }
+
+  /** Staff open a new order; it is selected once created. */
+  async createOrder(order: NewOrder): Promise<boolean> {
+    this.error = null;
+    try {
+      const created = await this.backend.createOrder(order);
+      await this.reloadConversations();
+      this.select(created.id);
+      return true;
+    } catch (e) {
+      this.error = asUiError(e);
+      return false;
+    }
   }
 
   /** Applies one pushed batch of changes. */
@@ -177,6 +258,9 @@ export class AppState {
       }
       if (reload || event.changes.some((c) => c.type === 'receipts' && c.conversation_id === id)) {
         work.push(timeline.reloadReceipts());
+      }
+      if (reload || conversations || event.changes.some((c) => c.type === 'messages' && c.conversation_id === id)) {
+        work.push(this.reloadOrderRecord());
       }
     }
     await Promise.all(work);
@@ -285,6 +369,10 @@ export function summaryText(body: import('../backend').MessageBody): string {
       return body.approved ? '[已确认 approved]' : '[已拒绝 rejected]';
     case 'stage_change':
       return `[阶段 stage] ${body.to}`;
+    case 'shipment':
+      return `[已发货 shipped] ${body.carrier} ${body.tracking_numbers.join(', ')}`;
+    case 'order_edit':
+      return '[订单修改 order details changed]';
     case 'progress_update':
       return `[进度 progress] ${body.text}`;
     case 'annotation':

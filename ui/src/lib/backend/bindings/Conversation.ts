@@ -2,6 +2,7 @@
 import type { ConversationId } from "./ConversationId";
 import type { ConversationKind } from "./ConversationKind";
 import type { MemberId } from "./MemberId";
+import type { OrderInfo } from "./OrderInfo";
 import type { OrgId } from "./OrgId";
 import type { Seq } from "./Seq";
 
@@ -19,7 +20,11 @@ org_id: OrgId | null,
 /**
  * The order number, for order conversations.
  */
-order_number: string | null, members: Array<MemberId>, 
+order_number: string | null, 
+/**
+ * Stage, quantity, due date, shipping — for order conversations.
+ */
+order?: OrderInfo, members: Array<MemberId>, 
 /**
  * Sequence number of the newest message (0 when empty).
  */
