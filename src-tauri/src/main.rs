@@ -29,12 +29,18 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tao=warn,wry=warn".into());
+    // A log file on request (support, and the end-to-end tests, where the webview's
+    // driver swallows the app's output).
+    match std::env::var_os("SATCHEL_LOG_FILE").map(std::fs::File::create) {
+        Some(Ok(file)) => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init(),
+        _ => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new()?;
     tauri::async_runtime::set(runtime.handle().clone());

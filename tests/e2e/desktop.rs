@@ -157,6 +157,10 @@ impl Desktop {
             // No keychain daemon runs on the test desktop; keep tokens in the profile.
             .env("SATCHEL_TOKEN_FILE", "1")
             .env("RUST_LOG", "info,tao=warn,wry=warn")
+            .env(
+                "SATCHEL_LOG_FILE",
+                self.artifacts.join(format!("{name}-satchel.log")),
+            )
             .process_group(0)
             .stdout(std::fs::File::create(
                 self.artifacts.join(format!("{name}-app.log")),
@@ -468,6 +472,20 @@ impl App {
             .await?
             .click()
             .await?;
+        Ok(())
+    }
+
+    /// Moves the pointer over an element (actions that show on hover).
+    pub async fn hover(&self, css: &str) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let element = self.wait_for(css, Duration::from_secs(15)).await?;
+        let actions = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(actions).await?;
         Ok(())
     }
 

@@ -22,6 +22,9 @@ const WAIT: Duration = Duration::from_secs(30);
 const STAFF_X: i32 = 0;
 const CUSTOMER_X: i32 = 1560;
 const WIDTH: u32 = 1400;
+/// Where a click focuses a window without pressing anything: the conversation header's
+/// title (messages, photos and the order pane move as the test goes on).
+const FOCUS: (i32, i32) = (600, 30);
 const HEIGHT: u32 = 900;
 
 async fn sign_in(app: &mut App, server_url: &str, username: &str) -> anyhow::Result<()> {
@@ -121,7 +124,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client.screenshot("signed-in").await?;
 
     // Staff: a text that needs confirmation, then a 24 MP photo dragged in from the OS.
-    desktop.click_at(STAFF_X + 700, 400)?;
+    desktop.click_at(STAFF_X + FOCUS.0, FOCUS.1)?;
     open_order(&staff, &order).await?;
     staff.click("[data-testid=needs-confirmation]").await?;
     staff
@@ -159,7 +162,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
 
     // Customer: both arrive; the customer looks at them (window focused) and opens the
     // original photo.
-    desktop.click_at(CUSTOMER_X + 700, 400)?;
+    desktop.click_at(CUSTOMER_X + FOCUS.0, FOCUS.1)?;
     client
         .wait_until(
             "the order showing unread messages",
@@ -232,7 +235,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     // A quote with a deadline 40 seconds away. Staff has the focus; the customer's window
     // shows the conversation but is not focused, so it stays unread however long it is
     // on screen.
-    desktop.click_at(STAFF_X + 700, 400)?;
+    desktop.click_at(STAFF_X + FOCUS.0, FOCUS.1)?;
     staff.click("[data-testid=deadline-button]").await?;
     staff.wait_for("[data-testid=deadline-menu]", WAIT).await?;
     staff.screenshot("deadline-menu").await?;
@@ -330,7 +333,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client.screenshot("reminded").await?;
     client.click("[data-testid=notifications-button]").await?;
     // The customer looks (window focused; clicking beside the messages): now it is read.
-    desktop.click_at(CUSTOMER_X + 1200, 400)?;
+    desktop.click_at(CUSTOMER_X + FOCUS.0, FOCUS.1)?;
     staff
         .wait_until(
             "the deadline message read",
@@ -382,6 +385,86 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         )
         .await?;
     staff.screenshot("reply-received").await?;
+
+    // Orders: staff makes the sample photo a colour card in two clicks, the customer
+    // approves it, staff sees the approved card and is told.
+    desktop.click_at(STAFF_X + FOCUS.0, FOCUS.1)?;
+    staff.wait_for("[data-testid=order-pane]", WAIT).await?;
+    staff
+        .hover("[data-testid=message][data-kind=image] [data-testid=image]")
+        .await?;
+    staff
+        .click("[data-testid=message][data-kind=image] [data-testid=make-card]")
+        .await?;
+    staff.wait_for("[data-testid=proposal-form]", WAIT).await?;
+    staff
+        .client
+        .execute(
+            "const s = document.querySelector('[data-testid=proposal-item]'); \
+             s.value = 'colour'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await?;
+    staff
+        .type_into("[data-testid=proposal-value]", "PANTONE 18-1031 棕色 brown")
+        .await?;
+    staff
+        .wait_until(
+            "the sample photo attached to the card",
+            "return document.querySelectorAll('[data-testid=pick-photo][aria-pressed=true]').length === 1",
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("card-draft").await?;
+    staff.click("[data-testid=proposal-send]").await?;
+    client
+        .wait_for("[data-testid=card-message][data-state=proposed]", WAIT)
+        .await?;
+    client.screenshot("card-proposed").await?;
+    desktop.click_at(CUSTOMER_X + FOCUS.0, FOCUS.1)?;
+    client.click("[data-testid=card-approve]").await?;
+    staff
+        .wait_until(
+            "the approved card on staff's spec sheet",
+            "return !!document.querySelector('[data-testid=card][data-item=colour][data-state=approved]')",
+            WAIT,
+        )
+        .await?;
+    desktop
+        .wait_for_notification("已确认 Approved · 颜色 colour: PANTONE 18-1031", WAIT)
+        .await?;
+    staff.screenshot("card-approved").await?;
+    client.screenshot("card-approved").await?;
+    // The gate is open: staff moves the order on; the board shows it in its column.
+    desktop.click_at(STAFF_X + FOCUS.0, FOCUS.1)?;
+    staff.click("[data-testid=next-stage]").await?;
+    staff
+        .wait_until(
+            "the order moving to the sample stage",
+            "return document.querySelector('[data-testid=order-pane]').dataset.stage === 'sample'",
+            WAIT,
+        )
+        .await?;
+    client.wait_for("[data-testid=stage-message]", WAIT).await?;
+    staff.click("[data-testid=board-button]").await?;
+    staff
+        .wait_until(
+            "the order on the board's sample column",
+            &format!(
+                "return !!document.querySelector(\"[data-testid=board-column][data-stage=sample] [data-order-number='{order}']\")"
+            ),
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("order-board").await?;
+    staff
+        .click(&format!(
+            "[data-testid=board-order][data-order-number='{order}']"
+        ))
+        .await?;
+    staff
+        .wait_for("[data-testid=conversation-view]", WAIT)
+        .await?;
 
     // The smallest screen it must still work on.
     client

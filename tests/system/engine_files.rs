@@ -81,7 +81,10 @@ async fn a_file_sent_offline_arrives_whole_and_in_order() {
     assert_eq!(received[0].txn_id, file_message.txn_id);
 
     // The customer opens the original: verified, byte for byte; "save as" writes it.
-    let cached = alice.fetch_file(&sha256).await.unwrap();
+    // The app asks for it twice at once (chat preview and thumbnail): one download.
+    let (cached, again) = tokio::join!(alice.fetch_file(&sha256), alice.fetch_file(&sha256));
+    let cached = cached.unwrap();
+    assert_eq!(again.unwrap(), cached);
     assert_eq!(
         hex::encode(Sha256::digest(std::fs::read(&cached).unwrap())),
         sha256

@@ -102,6 +102,9 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// Wakes the uploader when a file is queued.
     pub(crate) transfer_wake: Notify,
+    /// One lock per file being downloaded: two requests for the same file (a chat
+    /// preview and a thumbnail at once) must not append to one partial file together.
+    pub(crate) downloads: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
     sync: Mutex<Option<Running>>,
     profile_dir: PathBuf,
     _lock: std::fs::File,
@@ -233,6 +236,7 @@ impl Engine {
                 status,
                 wake: Notify::new(),
                 transfer_wake: Notify::new(),
+                downloads: Default::default(),
                 sync: Mutex::new(None),
                 profile_dir: dir.to_owned(),
                 _lock: lock,

@@ -257,6 +257,29 @@ fn progress(sha256: &str, done: u64, total: u64, started: (std::time::Instant, u
 /// Downloads a file into the cache (resuming a partial download), verifies its hash,
 /// and returns the cached path.
 pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, EngineError> {
+    let lock = {
+        let mut downloads = inner
+            .downloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        downloads.entry(sha256.to_owned()).or_default().clone()
+    };
+    let result = {
+        let _one_at_a_time = lock.lock().await;
+        download_once(inner, sha256).await
+    };
+    let mut downloads = inner
+        .downloads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The last one out forgets the lock (a waiter still holds its own clone).
+    if Arc::strong_count(&lock) <= 2 {
+        downloads.remove(sha256);
+    }
+    result
+}
+
+async fn download_once(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, EngineError> {
     let target = cached_path(inner.profile_dir(), sha256);
     if inner.db.has_file(sha256).await? && tokio::fs::try_exists(&target).await.unwrap_or(false) {
         inner.db.touch_file(sha256).await?;
