@@ -172,6 +172,7 @@ export default {
   },
   order: {
     pane: 'Order',
+    edit: 'Edit order details',
     board: 'Order board',
     backToChat: 'Back to chat',
     stage: 'Stage',

@@ -172,6 +172,7 @@ export default {
   },
   order: {
     pane: '订单',
+    edit: '修改订单信息',
     board: '订单看板',
     backToChat: '返回聊天',
     stage: '阶段',
