@@ -47,7 +47,10 @@ async fn start(
     ready: &str,
 ) -> (App, f64) {
     let started = Instant::now();
-    let app = desktop.launch(name, binary, data).await.expect("launch");
+    let app = desktop
+        .launch(name, binary, data, &[])
+        .await
+        .expect("launch");
     app.wait_until("ready", ready, Duration::from_secs(60))
         .await
         .expect("ready");

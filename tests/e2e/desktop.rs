@@ -129,9 +129,19 @@ impl Desktop {
     /// Launches the app (through its own tauri-driver) with a fresh profile folder and
     /// returns the WebDriver session driving it.
     pub async fn launch_app(&mut self, name: &str) -> anyhow::Result<App> {
+        self.launch_app_with(name, &[]).await
+    }
+
+    /// [`Desktop::launch_app`] with command-line arguments for the app.
+    pub async fn launch_app_with(&mut self, name: &str, args: &[&str]) -> anyhow::Result<App> {
         let data_dir = self.root.path().join(name);
-        self.launch(name, &satchel_test_support::binary("satchel")?, &data_dir)
-            .await
+        self.launch(
+            name,
+            &satchel_test_support::binary("satchel")?,
+            &data_dir,
+            args,
+        )
+        .await
     }
 
     /// Launches `app_binary` with `data_dir` as its data folder (`SATCHEL_DATA_DIR`).
@@ -140,6 +150,7 @@ impl Desktop {
         name: &str,
         app_binary: &Path,
         data_dir: &Path,
+        args: &[&str],
     ) -> anyhow::Result<App> {
         let data_dir = data_dir.to_owned();
         std::fs::create_dir_all(&data_dir)?;
@@ -180,7 +191,7 @@ impl Desktop {
         capabilities.insert("browserName".into(), "wry".into());
         capabilities.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": app_binary }),
+            serde_json::json!({ "application": app_binary, "args": args }),
         );
         let started = Instant::now();
         let client = loop {

@@ -486,6 +486,39 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     staff.screenshot("settings").await?;
 
+    // The demo a newcomer sees first: an order in every stage, with its record.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut demo = desktop
+        .launch_app_with("demo", &["--demo", "--port", &port.to_string()])
+        .await?;
+    demo.client
+        .set_window_rect(STAFF_X as u32, 0, 1600, HEIGHT)
+        .await?;
+    demo.wait_for("[data-testid=main]", Duration::from_secs(120))
+        .await?;
+    demo.click("[data-testid=board-button]").await?;
+    demo.wait_until(
+        "every stage column holding a demo order",
+        "const cols = [...document.querySelectorAll('[data-testid=board-column]')]; \
+         return cols.length === 6 && cols.every(c => c.querySelector('[data-testid=board-order]'))",
+        Duration::from_secs(60),
+    )
+    .await?;
+    demo.screenshot("board").await?;
+    for number in ["WL-2026-112", "BP-2026-007"] {
+        demo.click(&format!(
+            "[data-testid=board-order][data-order-number='{number}']"
+        ))
+        .await?;
+        demo.wait_for("[data-testid=spec-sheet] [data-testid=card]", WAIT)
+            .await?;
+        demo.screenshot(number).await?;
+        demo.click("[data-testid=board-button]").await?;
+    }
+    demo.client.close().await?;
+
     std::fs::write(
         desktop.artifacts.join("notifications-final.log"),
         desktop.notifications(),
