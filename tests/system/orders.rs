@@ -528,6 +528,24 @@ async fn an_order_goes_from_inquiry_to_receipt_with_every_agreement_on_record() 
     compare_with_snapshot(&from_staff);
 }
 
+/// Sends straight to the server and returns the stored message's id.
+async fn sent(
+    api: &satchel_client::api::ApiClient,
+    order: ConversationId,
+    body: MessageBody,
+) -> MessageId {
+    api.send(
+        order,
+        &SendMessageRequest {
+            txn_id: txn(),
+            body,
+        },
+    )
+    .await
+    .unwrap()
+    .message_id
+}
+
 /// Sends straight to the server, past the engine's own checks.
 async fn raw(
     api: &satchel_client::api::ApiClient,
@@ -553,17 +571,7 @@ async fn another_customer_can_neither_see_nor_propose_on_nor_approve_an_order() 
     let wang = sign_in(&server.url(), "wang").await.unwrap();
     let somchai = sign_in(&server.url(), "somchai").await.unwrap();
     let order_a = ws.order_a.id;
-    let proposal = wang
-        .send(
-            order_a,
-            &SendMessageRequest {
-                txn_id: txn(),
-                body: propose("colour", "黑色 black", vec![]),
-            },
-        )
-        .await
-        .unwrap()
-        .message_id;
+    let proposal = sent(&wang, order_a, propose("colour", "黑色 black", vec![])).await;
     let before = server_timeline(&wang, order_a).await;
 
     // Acme's order does not exist for a Bangkok customer.
@@ -630,17 +638,7 @@ async fn bad_order_input_is_refused_with_its_reason_and_changes_nothing() {
     let wang = sign_in(&server.url(), "wang").await.unwrap();
     let alice = sign_in(&server.url(), "alice").await.unwrap();
     let order = ws.order_a.id;
-    let mine = wang
-        .send(
-            order,
-            &SendMessageRequest {
-                txn_id: txn(),
-                body: propose("size", "40×30×12 cm", vec![]),
-            },
-        )
-        .await
-        .unwrap()
-        .message_id;
+    let mine = sent(&wang, order, propose("size", "40×30×12 cm", vec![])).await;
     let before = server_timeline(&wang, order).await;
 
     // Approving one's own proposal, or a colleague's (the same side).
@@ -681,22 +679,17 @@ async fn bad_order_input_is_refused_with_its_reason_and_changes_nothing() {
     };
     assert_eq!(raw(&alice, order, progress).await, ErrorCode::Forbidden);
     // A card pointing at a message that is not a photo.
-    let text = wang
-        .send(
-            order,
-            &SendMessageRequest {
-                txn_id: txn(),
-                body: MessageBody::Text {
-                    text: "见附件".into(),
-                    reply_to: None,
-                    needs_confirmation: false,
-                    deadline: None,
-                },
-            },
-        )
-        .await
-        .unwrap()
-        .message_id;
+    let text = sent(
+        &wang,
+        order,
+        MessageBody::Text {
+            text: "见附件".into(),
+            reply_to: None,
+            needs_confirmation: false,
+            deadline: None,
+        },
+    )
+    .await;
     assert_eq!(
         raw(&wang, order, propose("logo", "烫金 gold foil", vec![text])).await,
         ErrorCode::InvalidField

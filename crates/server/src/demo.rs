@@ -233,7 +233,14 @@ impl Step {
 fn order_story(index: usize) -> Vec<(usize, Step)> {
     use Stage::*;
     use Step::*;
-    let to_production = [(1, Move(Inquiry, Sample)), (1, Move(Sample, Production))];
+    // Wang moves the order forward, stage by stage, up to `to`.
+    let moves_to = |to: Stage| -> Vec<(usize, Step)> {
+        Stage::ALL
+            .windows(2)
+            .take_while(|w| w[0] < to)
+            .map(|w| (1, Move(w[0], w[1])))
+            .collect()
+    };
     match index {
         0 => vec![
             (
@@ -269,7 +276,7 @@ fn order_story(index: usize) -> Vec<(usize, Step)> {
                 (1, Propose("logo", "烫金 hot-stamped gold foil", &[])),
                 (5, Answer(0, true, "烫金")),
             ];
-            steps.extend(to_production);
+            steps.extend(moves_to(Production));
             steps.push((
                 1,
                 Progress(
@@ -300,7 +307,7 @@ fn order_story(index: usize) -> Vec<(usize, Step)> {
                 ),
                 (4, Answer(0, true, "OK")),
             ];
-            steps.extend(to_production);
+            steps.extend(moves_to(Production));
             steps.push((1, Move(Production, QcPacking)));
             steps.push((
                 2,
@@ -309,23 +316,13 @@ fn order_story(index: usize) -> Vec<(usize, Step)> {
             steps
         }
         4 => {
-            let mut steps = vec![
-                (1, Move(Inquiry, Sample)),
-                (1, Move(Sample, Production)),
-                (1, Move(Production, QcPacking)),
-                (1, Move(QcPacking, Shipping)),
-            ];
+            let mut steps = moves_to(Shipping);
             steps.push((1, Ship("顺丰 SF Express", "SF1402883722016")));
             steps.push((5, Move(Shipping, Done)));
             steps
         }
         _ => {
-            let mut steps = vec![
-                (1, Move(Inquiry, Sample)),
-                (1, Move(Sample, Production)),
-                (1, Move(Production, QcPacking)),
-                (1, Move(QcPacking, Shipping)),
-            ];
+            let mut steps = moves_to(Shipping);
             steps.push((1, Ship("Maersk 马士基", "MAEU224466880")));
             steps
         }
