@@ -12,6 +12,11 @@ pub struct UiError {
     /// `order_rule`, `profile_locked`, `profile_belongs_to_another`, `not_focused`, `host`, `internal`.
     pub code: String,
     pub message: String,
+    /// For `order_rule`: which rule, with what it names, so the UI can say it in the
+    /// user's language.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_rule: Option<satchel_protocol::order::OrderRuleError>,
 }
 
 impl UiError {
@@ -19,6 +24,7 @@ impl UiError {
         UiError {
             code: code.to_owned(),
             message: message.into(),
+            order_rule: None,
         }
     }
 }
@@ -46,9 +52,14 @@ impl From<EngineError> for UiError {
         if code == "internal" {
             tracing::error!(error = ?error, "engine call failed");
         }
+        let order_rule = match &error {
+            EngineError::OrderRule(rule) => Some(rule.clone()),
+            _ => None,
+        };
         UiError {
             code,
             message: error.to_string(),
+            order_rule,
         }
     }
 }

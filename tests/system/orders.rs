@@ -85,7 +85,7 @@ fn stage(from: Stage, to: Stage, reason: &str, waived: Vec<MessageId>) -> Messag
 /// The order rule an engine refused with, before anything was queued.
 fn rule(result: Result<LocalMessage, EngineError>) -> String {
     match result {
-        Err(EngineError::OrderRule(e)) => format!("{e:?}"),
+        Err(EngineError::OrderRule(e)) => e.to_string(),
         other => panic!("expected an order rule refusal, got {other:?}"),
     }
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Backend, Card, ConversationSummary, OrderInfo, OrderRecord, Revision } from '../src/lib/backend';
 import MessageItem from '../src/lib/components/MessageItem.svelte';
 import { i18n } from '../src/lib/i18n/index.svelte';
-import { boardColumns, isOverdue, nextStage, NO_FILTERS, openCards, waitingFor } from '../src/lib/orders';
+import { boardColumns, isOverdue, nextStage, NO_FILTERS, openCards, orderErrorText, waitingFor } from '../src/lib/orders';
 import { buildTimeline } from '../src/lib/timeline';
 import { conversation, member, message } from './fixtures';
 
@@ -92,6 +92,19 @@ describe('order logic', () => {
     expect(ids({ dueWithinDays: 7 })).toEqual([3, 2, 4]);
     const waiting = new Map([[1, record(card('colour', revision(9, 'factory', 'proposed')))]]);
     expect(ids({ waitingForCustomer: true }, waiting)).toEqual([1]);
+  });
+});
+
+describe('order refusals', () => {
+  it('name the rule and its items in the language of the user', () => {
+    i18n.set('zh-CN');
+    const open = { code: 'order_rule', message: 'open confirmations …', order_rule: { rule: 'open_items' as const, items: ['zipper', '手柄长度'] } };
+    expect(orderErrorText(open)).toBe('还有未确认的项目：拉链、手柄长度。请先确认或豁免');
+    i18n.set('en');
+    const moved = { code: 'order_rule', message: '', order_rule: { rule: 'stage_moved' as const, actual: 'sample' as const, claimed: 'inquiry' as const } };
+    expect(orderErrorText(moved)).toBe('The order is in “Sample” (not “Inquiry”); try again');
+    // Other errors read as before.
+    expect(orderErrorText({ code: 'network', message: 'x' })).toContain('server');
   });
 });
 

@@ -883,10 +883,9 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound("conversation"))?;
         if conversation.kind != ConversationKind::Order {
-            return Err(order::OrderRuleError::Invalid(format!(
-                "`{}` messages belong in order conversations",
-                body.kind_name()
-            ))
+            return Err(order::OrderRuleError::NotAnOrder {
+                kind: body.kind_name().to_owned(),
+            }
             .into());
         }
         let record = self.order_record(conversation_id).await?;

@@ -337,19 +337,90 @@ pub struct ShipmentEntry {
     pub at: UnixMillis,
 }
 
-/// Why an order message is not allowed. Each names what is wrong in words fit for the
-/// user; the kind says which error code it becomes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an order message is not allowed. `Display` says it in English (logs, the
+/// server's answer); the UI translates it by its `rule` tag and fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OrderRuleError {
+    #[error("`{kind}` messages belong in order conversations")]
+    NotAnOrder { kind: String },
+    #[error("the order is done")]
+    OrderDone,
+    #[error("message {request} is not a proposal of this order")]
+    NotAProposal { request: MessageId },
+    #[error("you cannot answer your own proposal")]
+    OwnProposal,
+    #[error("a proposal is answered by the other side of the order")]
+    SameSide,
+    #[error("this value of \"{item}\" was replaced by a newer revision; answer that one")]
+    Superseded { item: String },
+    #[error("\"{item}\" was waived at a stage change")]
+    Waived { item: String },
+    #[error("this value of \"{item}\" has already been answered")]
+    AlreadyAnswered { item: String },
+    #[error("the order is in stage {}, not {}", .actual.as_str(), .claimed.as_str())]
+    StageMoved { actual: Stage, claimed: Stage },
+    #[error("the order is already in stage {}", .stage.as_str())]
+    SameStage { stage: Stage },
+    #[error("an order is done when the customer confirms receipt")]
+    ReceiptIsTheCustomers,
+    #[error("receipt can be confirmed once the order ships")]
+    NotShipped,
+    #[error("only factory staff change an order's stage")]
+    StaffMoveStages,
+    #[error("only factory staff post progress updates")]
+    StaffPostProgress,
+    #[error("only factory staff post shipping details")]
+    StaffPostShipping,
+    #[error("only factory staff change order details")]
+    StaffEditOrders,
+    #[error("moving an order back needs a reason")]
+    BackNeedsReason,
+    #[error("message {request} is not an open proposal of this order")]
+    NotOpen { request: MessageId },
+    #[error("waiving open confirmations needs a reason")]
+    WaiveNeedsReason,
+    #[error("open confirmations must be approved or waived first: {}", .items.join(", "))]
+    OpenItems { items: Vec<String> },
+}
+
+/// What kind of refusal an [`OrderRuleError`] is, for error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleClass {
     /// The sender's side may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    Forbidden,
     /// The order moved on (superseded, already answered, stage changed meanwhile).
-    #[error("{0}")]
-    Conflict(String),
+    Conflict,
     /// The message itself is wrong for this order.
-    #[error("{0}")]
-    Invalid(String),
+    Invalid,
+}
+
+impl OrderRuleError {
+    pub fn class(&self) -> RuleClass {
+        use OrderRuleError::*;
+        match self {
+            OwnProposal
+            | SameSide
+            | ReceiptIsTheCustomers
+            | StaffMoveStages
+            | StaffPostProgress
+            | StaffPostShipping
+            | StaffEditOrders => RuleClass::Forbidden,
+            Superseded { .. } | Waived { .. } | AlreadyAnswered { .. } | StageMoved { .. } => {
+                RuleClass::Conflict
+            }
+            NotAnOrder { .. }
+            | OrderDone
+            | NotAProposal { .. }
+            | SameStage { .. }
+            | NotShipped
+            | BackNeedsReason
+            | NotOpen { .. }
+            | WaiveNeedsReason
+            | OpenItems { .. } => RuleClass::Invalid,
+        }
+    }
 }
 
 /// Whether a message kind belongs to an order's record (and only order conversations
@@ -590,38 +661,24 @@ impl OrderRecord {
         use OrderRuleError::*;
         let done = self.stage == Stage::Done;
         match body {
-            MessageBody::ConfirmationRequest { .. } if done => Err(Invalid(
-                "the order is done; nothing more can be proposed".into(),
-            )),
+            MessageBody::ConfirmationRequest { .. } if done => Err(OrderDone),
             MessageBody::ConfirmationRequest { .. } => Ok(()),
             MessageBody::ConfirmationAnswer { request, .. } => {
                 let Some((card, revision)) = self.revision(*request) else {
-                    return Err(Invalid(format!(
-                        "message {request} is not a proposal of this order"
-                    )));
+                    return Err(NotAProposal { request: *request });
                 };
                 if revision.proposer == sender {
-                    return Err(Forbidden("you cannot answer your own proposal".into()));
+                    return Err(OwnProposal);
                 }
                 if revision.side == side {
-                    return Err(Forbidden(
-                        "a proposal is answered by the other side of the order".into(),
-                    ));
+                    return Err(SameSide);
                 }
+                let item = card.item.clone();
                 match revision.state() {
                     CardState::Proposed => Ok(()),
-                    CardState::Superseded => Err(Conflict(format!(
-                        "this value of \"{}\" was replaced by a newer revision; answer that one",
-                        card.item
-                    ))),
-                    CardState::Waived => Err(Conflict(format!(
-                        "\"{}\" was waived at a stage change",
-                        card.item
-                    ))),
-                    CardState::Approved | CardState::Rejected => Err(Conflict(format!(
-                        "this value of \"{}\" has already been answered",
-                        card.item
-                    ))),
+                    CardState::Superseded => Err(Superseded { item }),
+                    CardState::Waived => Err(Waived { item }),
+                    CardState::Approved | CardState::Rejected => Err(AlreadyAnswered { item }),
                 }
             }
             MessageBody::StageChange {
@@ -634,17 +691,14 @@ impl OrderRecord {
             | MessageBody::Shipment { .. }
             | MessageBody::OrderEdit { .. } => {
                 if side != Side::Factory {
-                    return Err(Forbidden(format!(
-                        "only factory staff post {}",
-                        match body {
-                            MessageBody::ProgressUpdate { .. } => "progress updates",
-                            MessageBody::Shipment { .. } => "shipping details",
-                            _ => "order changes",
-                        }
-                    )));
+                    return Err(match body {
+                        MessageBody::ProgressUpdate { .. } => StaffPostProgress,
+                        MessageBody::Shipment { .. } => StaffPostShipping,
+                        _ => StaffEditOrders,
+                    });
                 }
                 if done {
-                    return Err(Invalid("the order is done".into()));
+                    return Err(OrderDone);
                 }
                 Ok(())
             }
@@ -662,39 +716,29 @@ impl OrderRecord {
     ) -> Result<(), OrderRuleError> {
         use OrderRuleError::*;
         if from != self.stage {
-            return Err(Conflict(format!(
-                "the order is in stage {}, not {}",
-                self.stage.as_str(),
-                from.as_str()
-            )));
+            return Err(StageMoved {
+                actual: self.stage,
+                claimed: from,
+            });
         }
         if to == from {
-            return Err(Invalid(format!(
-                "the order is already in stage {}",
-                to.as_str()
-            )));
+            return Err(SameStage { stage: to });
         }
         if to == Stage::Done {
             if side != Side::Customer {
-                return Err(Forbidden(
-                    "an order is done when the customer confirms receipt".into(),
-                ));
+                return Err(ReceiptIsTheCustomers);
             }
             if from != Stage::Shipping {
-                return Err(Invalid(
-                    "receipt can be confirmed once the order ships".into(),
-                ));
+                return Err(NotShipped);
             }
             return Ok(());
         }
         if side != Side::Factory {
-            return Err(Forbidden(
-                "only factory staff change an order's stage".into(),
-            ));
+            return Err(StaffMoveStages);
         }
         if to < from {
             if reason.trim().is_empty() {
-                return Err(Invalid("moving an order back needs a reason".into()));
+                return Err(BackNeedsReason);
             }
             return Ok(());
         }
@@ -702,26 +746,19 @@ impl OrderRecord {
             match self.revision(*request) {
                 Some((card, revision))
                     if card.current() == Some(revision) && !card.is_settled() => {}
-                _ => {
-                    return Err(Invalid(format!(
-                        "message {request} is not an open proposal of this order"
-                    )))
-                }
+                _ => return Err(NotOpen { request: *request }),
             }
         }
         if !waived.is_empty() && reason.trim().is_empty() {
-            return Err(Invalid("waiving open confirmations needs a reason".into()));
+            return Err(WaiveNeedsReason);
         }
-        let unsettled: Vec<&str> = self
+        let items: Vec<String> = self
             .open_cards()
             .filter(|c| c.current().is_some_and(|r| !waived.contains(&r.message_id)))
-            .map(|c| c.item.as_str())
+            .map(|c| c.item.clone())
             .collect();
-        if !unsettled.is_empty() {
-            return Err(Invalid(format!(
-                "open confirmations must be approved or waived first: {}",
-                unsettled.join(", ")
-            )));
+        if !items.is_empty() {
+            return Err(OpenItems { items });
         }
         Ok(())
     }
@@ -810,8 +847,11 @@ mod tests {
             reason: reason.into(),
             waived,
         };
-        assert!(
-            matches!(r.check(FACTORY, Side::Factory, &forward(vec![], "")), Err(OrderRuleError::Invalid(m)) if m.contains("zipper, lining"))
+        assert_eq!(
+            r.check(FACTORY, Side::Factory, &forward(vec![], "")),
+            Err(OrderRuleError::OpenItems {
+                items: vec!["zipper".into(), "lining".into()]
+            })
         );
         assert!(r
             .check(

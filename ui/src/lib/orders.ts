@@ -1,8 +1,8 @@
 // Pure view logic for orders: stages, the spec sheet's standard items, what an order
 // waits for, and the order board's columns and filters. No IO; the record itself is
 // folded in Rust (`protocol::order`) and arrives through `Backend.orderRecord`.
-import type { Card, ConversationSummary, OrderInfo, OrderRecord, Side, Stage } from './backend';
-import { t } from './i18n/index.svelte';
+import type { Card, ConversationSummary, OrderInfo, OrderRecord, Side, Stage, UiError } from './backend';
+import { errorText, t } from './i18n/index.svelte';
 
 export const STAGES: Stage[] = ['inquiry', 'sample', 'production', 'qc_packing', 'shipping', 'done'];
 
@@ -125,4 +125,20 @@ export function boardColumns(
     stage,
     orders: orders.filter((s) => s.conversation.order?.stage === stage).sort((a, b) => due(a) - due(b)),
   }));
+}
+
+/** An error as the user reads it: an order rule in their language, anything else as usual. */
+export function orderErrorText(error: UiError): string {
+  const rule = error.order_rule;
+  if (!rule) return errorText(error);
+  const stage = (s: Stage) => t(`order.stages.${s}`);
+  const params: Record<string, string> = {};
+  if ('item' in rule) params.item = itemLabel(rule.item);
+  if ('items' in rule) params.items = rule.items.map(itemLabel).join('、');
+  if ('stage' in rule) params.stage = stage(rule.stage);
+  if ('actual' in rule) {
+    params.actual = stage(rule.actual);
+    params.claimed = stage(rule.claimed);
+  }
+  return t(`order.rules.${rule.rule}`, params);
 }

@@ -281,10 +281,11 @@ async fn check_attachment_references(
 
 impl From<order::OrderRuleError> for StoreError {
     fn from(e: order::OrderRuleError) -> Self {
-        match e {
-            order::OrderRuleError::Forbidden(m) => StoreError::Forbidden(m),
-            order::OrderRuleError::Conflict(m) => StoreError::Conflict(m),
-            order::OrderRuleError::Invalid(m) => StoreError::Invalid(m),
+        let message = e.to_string();
+        match e.class() {
+            order::RuleClass::Forbidden => StoreError::Forbidden(message),
+            order::RuleClass::Conflict => StoreError::Conflict(message),
+            order::RuleClass::Invalid => StoreError::Invalid(message),
         }
     }
 }
@@ -325,10 +326,10 @@ async fn check_order_message(
 ) -> Result<order::OrderInfo, StoreError> {
     let conversation = load_conversation(tx, conversation_id).await?;
     let Some(info) = conversation.order else {
-        return Err(StoreError::Invalid(format!(
-            "`{}` messages belong in order conversations",
-            body.kind_name()
-        )));
+        return Err(order::OrderRuleError::NotAnOrder {
+            kind: body.kind_name().to_owned(),
+        }
+        .into());
     };
     let side = order::Side::from(tx_member(tx, sender).await?.role);
     load_order_record(tx, conversation_id)
