@@ -850,8 +850,10 @@ impl Engine {
                 .iter()
                 .any(|m| !members.iter().any(|known| known.id == m.sender_id))
         };
-        if unknown(&members) {
-            // A colleague or customer who joined after the directory was fetched.
+        let online = matches!(*self.inner.status.borrow(), ConnectionState::Online);
+        if unknown(&members) && online {
+            // A colleague or customer who joined after the directory was fetched. (Offline,
+            // the record is folded with what is known rather than waiting for the network.)
             if let Ok(fresh) = self.refresh_members().await {
                 members = fresh;
             }
