@@ -16,6 +16,8 @@
 //! - `orders`: an order from inquiry to receipt — cards with revisions, stage gates,
 //!   progress, shipping — and nobody else's customer touching it.
 //! - `invites`: invite codes create exactly the account they were made for, once.
+//! - `search`: Chinese, English and mixed queries over 100,000 messages find exactly
+//!   what a plain scan finds, with every filter.
 //! - `tls`: HTTPS with a given certificate.
 //! - `watched`: watched folders send each new file once, in order.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
@@ -32,6 +34,7 @@ mod invites;
 mod orders;
 mod previews;
 mod receipts;
+mod search;
 mod support;
 mod tls;
 mod watched;

@@ -895,6 +895,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Searches this profile's history (see [`crate::search`]): Chinese terms of any
+    /// length, Latin words as prefixes, numbers; filtered and ordered as asked.
+    /// Messages that arrived since the last sync batch are indexed first.
+    pub async fn search(
+        &self,
+        query: &crate::local::SearchQuery,
+    ) -> Result<Vec<crate::local::SearchHit>, EngineError> {
+        self.inner.db.index_pending().await?;
+        self.inner.db.search(query).await
+    }
+
     /// The workspace's members as last fetched.
     pub async fn members(&self) -> Result<Vec<Member>, EngineError> {
         self.inner.db.members().await

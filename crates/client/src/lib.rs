@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod local;
 pub mod preview;
+pub mod search;
 pub mod sync;
 pub mod token;
 pub mod transfer;
@@ -28,5 +29,7 @@ pub mod watch;
 pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
 pub use error::EngineError;
 pub use local::{
-    ConversationSummary, DeadlineAlert, DeadlineAlertKind, LocalMessage, ReadState, SendState,
+    ConversationSummary, DeadlineAlert, DeadlineAlertKind, LocalMessage, ReadState, SearchHit,
+    SearchQuery, SendState,
 };
+pub use search::{SearchKind, SearchOrder};

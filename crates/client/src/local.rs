@@ -21,6 +21,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::EngineError;
+use crate::search::{self, SearchKind, SearchOrder};
 
 /// Where an own message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,37 @@ impl LocalMessage {
             body: &self.body,
         })
     }
+}
+
+/// What to search for, and where.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SearchQuery {
+    /// The words to find: Chinese of any length, Latin words (as prefixes), numbers.
+    pub text: String,
+    pub conversation_id: Option<ConversationId>,
+    pub sender: Option<MemberId>,
+    /// Sent at or after (Unix ms).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub from: Option<UnixMillis>,
+    /// Sent before (Unix ms).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub until: Option<UnixMillis>,
+    pub kind: Option<SearchKind>,
+    #[serde(default)]
+    pub order: SearchOrder,
+    pub limit: u32,
+}
+
+/// A message that matches, with the text around the match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SearchHit {
+    /// The message to show (for a match in an edit, the message it edited).
+    pub message: LocalMessage,
+    pub snippet: String,
+    /// What to highlight in the snippet (lower-cased).
+    pub needles: Vec<String>,
 }
 
 /// A folder whose new files are sent to a conversation automatically.
@@ -1087,6 +1119,136 @@ impl LocalDb {
         rows.iter().map(message_from_row).collect()
     }
 
+    /// Adds the messages confirmed since the last call to the search index (triggers
+    /// queue them in the transaction that stores them). Returns how many it indexed.
+    pub async fn index_pending(&self) -> Result<usize, EngineError> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.writer.begin().await?;
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT q.local_id, m.body FROM search_queue q
+                 JOIN messages m ON m.local_id = q.local_id
+                 ORDER BY q.local_id LIMIT 5000",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                // Only entries whose message is gone (discarded) can be left.
+                sqlx::query("DELETE FROM search_queue")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(total);
+            }
+            for (local_id, body) in &rows {
+                let body: MessageBody =
+                    serde_json::from_str(body).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+                let terms = search::index_terms(&search::searchable_text(&body));
+                if !terms.is_empty() {
+                    sqlx::query("INSERT INTO search_index (rowid, terms) VALUES (?, ?)")
+                        .bind(local_id)
+                        .bind(terms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM search_queue WHERE local_id = ?")
+                    .bind(local_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            total += rows.len();
+        }
+    }
+
+    /// Messages matching a query, newest first or most relevant first, at most
+    /// `query.limit`. The index narrows the candidates; each is then checked against its
+    /// text, so every hit really contains every part of the query.
+    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, EngineError> {
+        use futures_util::TryStreamExt;
+        let Some(expression) = search::match_expression(&query.text) else {
+            return Ok(Vec::new());
+        };
+        let needles = search::needles(&query.text);
+        let kinds = query
+            .kind
+            .map(|k| serde_json::to_string(k.kinds()))
+            .transpose()
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        // Relevance needs a pool of candidates to rank; newest-first stops at `limit`.
+        let pool = match query.order {
+            SearchOrder::Newest => limit,
+            SearchOrder::Relevance => limit.max(5000),
+        };
+        let sql = format!(
+            "SELECT {} FROM search_index s JOIN messages m ON m.local_id = s.rowid
+             WHERE search_index MATCH ?1
+               AND (?2 IS NULL OR m.conversation_id = ?2)
+               AND (?3 IS NULL OR m.sender_id = ?3)
+               AND (?4 IS NULL OR m.sent_at >= ?4)
+               AND (?5 IS NULL OR m.sent_at < ?5)
+               AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))
+             ORDER BY m.sent_at DESC, m.local_id DESC",
+            MESSAGE_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut conn = self.reader.acquire().await?;
+        let mut found: Vec<(usize, LocalMessage, String)> = Vec::new();
+        {
+            let mut rows = sqlx::query(&sql)
+                .bind(&expression)
+                .bind(query.conversation_id.map(|c| c.0))
+                .bind(query.sender.map(|m| m.0))
+                .bind(query.from)
+                .bind(query.until)
+                .bind(kinds)
+                .fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await? {
+                let message = message_from_row(&row)?;
+                let text = search::searchable_text(&message.body);
+                if !search::contains_all(&text, &needles) {
+                    continue;
+                }
+                found.push((search::relevance(&text, &needles), message, text));
+                if found.len() >= pool {
+                    break;
+                }
+            }
+        }
+        if query.order == SearchOrder::Relevance {
+            // Stable: equal scores stay newest first.
+            found.sort_by_key(|(score, _, _)| std::cmp::Reverse(*score));
+        }
+        let mut hits: Vec<SearchHit> = Vec::new();
+        for (_, message, text) in found {
+            if hits.len() >= limit {
+                break;
+            }
+            let shown = match &message.body {
+                MessageBody::Edit { target, .. } => {
+                    match message_by_id(&mut conn, *target).await? {
+                        Some(original) => original,
+                        None => message,
+                    }
+                }
+                _ => message,
+            };
+            if hits.iter().any(|h| h.message.local_id == shown.local_id) {
+                continue;
+            }
+            hits.push(SearchHit {
+                message: shown,
+                snippet: search::snippet(&text, &needles, 120),
+                needles: needles.clone(),
+            });
+        }
+        Ok(hits)
+    }
+
     /// The confirmed messages an order's record is folded from, ascending by seq.
     pub async fn order_messages(
         &self,
@@ -1451,6 +1613,19 @@ impl LocalDb {
             })
             .collect()
     }
+}
+
+async fn message_by_id(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+) -> Result<Option<LocalMessage>, EngineError> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(message_from_row).transpose()
 }
 
 async fn message_by_local_id(

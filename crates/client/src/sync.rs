@@ -314,6 +314,11 @@ async fn apply(
     for conversation in &touched.joined {
         backfill(inner, *conversation).await?;
     }
+    // Searchable as soon as it is here. A failure leaves the messages queued for the
+    // next batch or search; it must not stop the sync.
+    if let Err(e) = inner.db.index_pending().await {
+        tracing::warn!(error = %e, "indexing new messages for search failed");
+    }
     Ok(())
 }
 
