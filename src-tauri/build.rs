@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "order_record",
     "send_order_message",
     "create_order",
+    "search",
     "remind",
     "set_muted",
     "notification_settings",

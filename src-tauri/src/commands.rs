@@ -517,3 +517,12 @@ pub async fn create_order(shell: State<'_, Shell>, order: NewOrder) -> UiResult<
     };
     Ok(shell.engine.api()?.create_conversation(&request).await?)
 }
+
+/// Full-text search of this profile's history.
+#[tauri::command]
+pub async fn search(
+    shell: State<'_, Shell>,
+    query: satchel_client::SearchQuery,
+) -> UiResult<Vec<satchel_client::SearchHit>> {
+    Ok(shell.engine.search(&query).await?)
+}

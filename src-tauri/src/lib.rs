@@ -121,6 +121,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::order_record,
             commands::send_order_message,
             commands::create_order,
+            commands::search,
             commands::remind,
             commands::set_muted,
             commands::notification_settings,

@@ -466,6 +466,28 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .wait_for("[data-testid=conversation-view]", WAIT)
         .await?;
 
+    // Search: a two-character Chinese term finds the card, highlighted;
+    // a click opens the message.
+    staff.type_into("[data-testid=search]", "棕色").await?;
+    staff
+        .wait_until(
+            "search results for 棕色",
+            "const hits = document.querySelectorAll('[data-testid=search-hit]'); \
+             return hits.length >= 1 && [...hits].every(h => h.querySelector('mark')?.textContent === '棕色')",
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("search").await?;
+    staff.click("[data-testid=search-hit]").await?;
+    staff
+        .client
+        .execute(
+            "const s = document.querySelector('[data-testid=search]'); s.value = ''; \
+             s.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await?;
+
     // The smallest screen it must still work on.
     client
         .client

@@ -48,6 +48,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     orderRecord: vi.fn(async () => ({ stage: 'inquiry' as const, cards: [], stages: [], progress: [], shipments: [] })),
     sendOrderMessage: vi.fn(),
     createOrder: vi.fn(),
+    search: vi.fn(async () => []),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),
     notificationSettings: vi.fn(async () => ({ quiet_hours: null, deadline_lead_minutes: 60 })),
@@ -91,6 +92,25 @@ describe('groupConversations', () => {
 });
 
 describe('AppState', () => {
+  it('searches with the filters and keeps only the newest answer', async () => {
+    const hit = (n: number) => ({ message: message(n, 2, `拉链 ${n}`), snippet: `拉链 ${n}`, needles: ['拉链'] });
+    let release: (v: ReturnType<typeof hit>[]) => void = () => {};
+    const search = vi
+      .fn()
+      .mockImplementationOnce(() => new Promise((r) => (release = r)))
+      .mockImplementationOnce(async () => [hit(2)]);
+    const app = new AppState(fakeBackend({ search }));
+    app.query = '拉';
+    const slow = app.search();
+    app.query = '拉链';
+    app.searchFilters = { kind: 'photos', here: false, order: 'relevance', from: null };
+    await app.search();
+    release([hit(1)]);
+    await slow;
+    expect(app.searchHits.map((h) => h.message.seq)).toEqual([2]);
+    expect(search).toHaveBeenLastCalledWith(expect.objectContaining({ text: '拉链', kind: 'photos', order: 'relevance', conversation_id: null }));
+  });
+
   it('reloads the list and tracks the connection from pushed changes', async () => {
     const conversations = vi.fn(async () => [summary(1, [1, 2], 'order', 3)]);
     const app = new AppState(fakeBackend({ conversations }));

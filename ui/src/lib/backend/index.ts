@@ -22,6 +22,8 @@ import type { ReadState } from './bindings/ReadState';
 import type { Reminder } from './bindings/Reminder';
 import type { OrderRecord } from './bindings/OrderRecord';
 import type { NewOrder } from './bindings/NewOrder';
+import type { SearchHit } from './bindings/SearchHit';
+import type { SearchQuery } from './bindings/SearchQuery';
 import type { Conversation } from './bindings/Conversation';
 import type { MessageBody } from './bindings/MessageBody';
 
@@ -41,7 +43,11 @@ export type {
   UiError,
   OrderRecord,
   NewOrder,
+  SearchHit,
+  SearchQuery,
 };
+export type { SearchKind } from './bindings/SearchKind';
+export type { SearchOrder } from './bindings/SearchOrder';
 export type { Card } from './bindings/Card';
 export type { CardState } from './bindings/CardState';
 export type { Revision } from './bindings/Revision';
@@ -112,6 +118,8 @@ export interface Backend {
   /** Queues an order message (proposal, answer, stage change, progress, shipment, edit). */
   sendOrderMessage(conversationId: number, body: MessageBody): Promise<LocalMessage>;
   createOrder(order: NewOrder): Promise<Conversation>;
+  /** Full-text search of the local history. */
+  search(query: SearchQuery): Promise<SearchHit[]>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -178,6 +186,7 @@ export const tauriBackend: Backend = {
   orderRecord: (conversationId) => invoke('order_record', { conversationId }),
   sendOrderMessage: (conversationId, body) => invoke('send_order_message', { conversationId, body }),
   createOrder: (order) => invoke('create_order', { order }),
+  search: (query) => invoke('search', { query }),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

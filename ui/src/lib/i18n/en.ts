@@ -23,7 +23,7 @@ export default {
     working: 'Please wait…',
   },
   nav: {
-    search: 'Search conversations, order numbers…',
+    search: 'Search conversations, order numbers, messages…',
     groupByOrder: 'By order',
     groupByCustomer: 'By customer',
     orders: 'Orders',
@@ -267,6 +267,15 @@ export default {
       edited: 'changed the order details',
       waived: 'Waived: {{items}}',
     },
+  },
+  search: {
+    messages: 'Messages',
+    none: 'No messages found',
+    newest: 'Newest first',
+    relevance: 'Most relevant',
+    from: 'From this day',
+    here: 'This conversation only',
+    kind: { all: 'All kinds', photos: 'Photos', files: 'Files', confirmations: 'Confirmations' },
   },
   roles: { admin: 'Admin', staff: 'Staff', customer: 'Customer' },
   errors: {

@@ -23,7 +23,7 @@ export default {
     working: '请稍候…',
   },
   nav: {
-    search: '搜索会话、订单号…',
+    search: '搜索会话、订单号、聊天记录…',
     groupByOrder: '按订单',
     groupByCustomer: '按客户',
     orders: '订单',
@@ -267,6 +267,15 @@ export default {
       edited: '修改了订单信息',
       waived: '豁免：{{items}}',
     },
+  },
+  search: {
+    messages: '聊天记录',
+    none: '没有找到消息',
+    newest: '最新优先',
+    relevance: '最相关',
+    from: '从此日期起',
+    here: '仅当前会话',
+    kind: { all: '全部类型', photos: '照片', files: '文件', confirmations: '确认项' },
   },
   roles: { admin: '管理员', staff: '员工', customer: '客户' },
   errors: {

@@ -14,6 +14,9 @@ import {
   type NewOrder,
   type OpenTarget,
   type OrderRecord,
+  type SearchHit,
+  type SearchKind,
+  type SearchOrder,
   type SessionInfo,
   type UiError,
 } from '../backend';
@@ -43,6 +46,15 @@ export interface CardDraft {
 
 export type View = 'chat' | 'board';
 
+export interface SearchFilters {
+  kind: SearchKind | null;
+  /** Only the open conversation. */
+  here: boolean;
+  order: SearchOrder;
+  /** Sent on or after this day (Unix ms), or null. */
+  from: number | null;
+}
+
 /** A photo of the open conversation, as cards and progress updates point at it. */
 export interface OrderPhoto {
   messageId: number;
@@ -71,6 +83,10 @@ export class AppState {
   /** A card being proposed from the order pane. */
   cardDraft: CardDraft | null = $state(null);
   view: View = $state('chat');
+  /** Message search, run from the sidebar's search box. */
+  searchHits: SearchHit[] = $state([]);
+  searchFilters: SearchFilters = $state({ kind: null, here: false, order: 'newest', from: null });
+  private searchRun = 0;
 
   constructor(readonly backend: Backend) {}
 
@@ -196,6 +212,28 @@ export class AppState {
     void this.timeline?.load();
     void this.reloadOrderRecord();
     void this.backend.openConversation(id);
+  }
+
+  /** Searches messages for `query` with the current filters; a newer search wins. */
+  async search() {
+    const run = ++this.searchRun;
+    const text = this.query.trim();
+    if (!text) {
+      this.searchHits = [];
+      return;
+    }
+    const f = this.searchFilters;
+    const hits = await this.backend.search({
+      text,
+      conversation_id: f.here ? this.activeId : null,
+      sender: null,
+      from: f.from,
+      until: null,
+      kind: f.kind,
+      order: f.order,
+      limit: 50,
+    });
+    if (run === this.searchRun) this.searchHits = hits;
   }
 
   /** Re-reads the open order's record. */
