@@ -8,137 +8,9 @@ use std::collections::BTreeSet;
 use satchel_client::local::LocalDb;
 use satchel_client::{SearchKind, SearchOrder, SearchQuery};
 use satchel_protocol::*;
+use satchel_test_support::corpus::{corpus, events, Generated, START};
 
 const MESSAGES: usize = 100_000;
-const CONVERSATIONS: i64 = 20;
-const START: UnixMillis = 1_790_000_000_000;
-
-const CHINESE: [&str; 18] = [
-    "拉链",
-    "五金",
-    "色号",
-    "头层牛皮",
-    "帆布",
-    "车线",
-    "里布",
-    "包装",
-    "纸箱",
-    "样品",
-    "大货",
-    "验货",
-    "手柄",
-    "拉链头",
-    "色卡",
-    "请确认",
-    "明天出货",
-    "辛苦了",
-];
-const LATIN: [&str; 10] = [
-    "zipper",
-    "zipped",
-    "leather",
-    "handle",
-    "sample",
-    "carton",
-    "quote",
-    "stitching",
-    "lining",
-    "hardware",
-];
-const MIXED: [&str; 3] = ["YKK拉链", "PU皮", "TB-2026-031"];
-
-/// A small deterministic generator (xorshift), so every run searches the same corpus.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
-
-struct Generated {
-    message: Message,
-    /// What a person would search in: the text, caption or card value.
-    text: String,
-}
-
-fn corpus() -> Vec<Generated> {
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
-    (0..MESSAGES)
-        .map(|i| {
-            let words = 3 + rng.next() % 6;
-            let mut text = String::new();
-            for _ in 0..words {
-                let word = match rng.next() % 10 {
-                    0..=5 => rng.pick(&CHINESE),
-                    6..=8 => rng.pick(&LATIN),
-                    _ => rng.pick(&MIXED),
-                };
-                // Chinese often runs into Chinese without spaces; Latin words are
-                // separated from Latin words.
-                let latin_edge = text.ends_with(|c: char| c.is_ascii())
-                    || word.starts_with(|c: char| c.is_ascii());
-                if !text.is_empty() && (rng.next().is_multiple_of(2) || latin_edge) {
-                    text.push(' ');
-                }
-                text.push_str(word);
-            }
-            let body = match rng.next() % 20 {
-                0 => MessageBody::Image {
-                    attachment: AttachmentRef {
-                        sha256: format!("{:064x}", i),
-                        size: 1,
-                        mime: "image/jpeg".into(),
-                        name: format!("IMG_{i}.jpg"),
-                        width: None,
-                        height: None,
-                    },
-                    caption: text.clone(),
-                },
-                1 => MessageBody::ConfirmationRequest {
-                    item: "colour".into(),
-                    value: text.clone(),
-                    attachments: vec![],
-                    needs_confirmation: false,
-                    deadline: None,
-                },
-                _ => MessageBody::Text {
-                    text: text.clone(),
-                    reply_to: None,
-                    needs_confirmation: false,
-                    deadline: None,
-                },
-            };
-            let text = match &body {
-                MessageBody::Image {
-                    caption,
-                    attachment,
-                } => format!("{caption}\n{}", attachment.name),
-                MessageBody::ConfirmationRequest { item, value, .. } => format!("{item}\n{value}"),
-                _ => text,
-            };
-            let conversation = ConversationId(1 + (i as i64 % CONVERSATIONS));
-            Generated {
-                message: Message {
-                    id: MessageId(i as i64 + 1),
-                    conversation_id: conversation,
-                    seq: Seq(1 + i as i64 / CONVERSATIONS),
-                    sender_id: MemberId(1 + (rng.next() % 4) as i64),
-                    sender_device: DeviceId("another-device".into()),
-                    txn_id: TxnId(format!("txn-{i:08}")),
-                    body,
-                    sent_at: START + i as i64 * 1000,
-                },
-                text,
-            }
-        })
-        .collect()
-}
 
 /// The plain-scan answer: Latin words match as word prefixes, anything with Chinese as a
 /// contiguous substring; every whitespace-separated part must match.
@@ -202,19 +74,10 @@ fn text(q: &str) -> SearchQuery {
 async fn chinese_english_and_mixed_queries_find_exactly_what_a_scan_finds() {
     let dir = tempfile::tempdir().unwrap();
     let db = LocalDb::open(&dir.path().join("satchel.db")).await.unwrap();
-    let corpus = corpus();
+    let corpus = corpus(MESSAGES);
     let device = DeviceId("this-device-0001".into());
     for (n, chunk) in corpus.chunks(2_000).enumerate() {
-        let events: Vec<StreamEvent> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, g)| StreamEvent {
-                pos: StreamPos((n * 2_000 + i + 1) as i64),
-                event: Event::Message {
-                    message: g.message.clone(),
-                },
-            })
-            .collect();
+        let events = events(chunk, (n * 2_000) as i64);
         db.apply_events(MemberId(1), &device, &events)
             .await
             .unwrap();

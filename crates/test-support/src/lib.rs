@@ -6,7 +6,9 @@
 //! - [`ServerProcess`]: the `satchel-server` binary, which tests can SIGKILL and restart.
 //! - [`ChaosProxy`]: a byte-level TCP proxy that cuts, resets and refuses connections.
 //! - [`Workspace`]: a factory with staff and two customer organisations, for tests.
+//! - [`corpus`]: a generated mixed Chinese/English chat history for search.
 
+pub mod corpus;
 mod proxy;
 mod server;
 
