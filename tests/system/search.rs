@@ -117,6 +117,17 @@ async fn chinese_english_and_mixed_queries_find_exactly_what_a_scan_finds() {
         same(&found(&db, text(query)).await, &want, query);
     }
     assert!(found(&db, text("不存在的词")).await.is_empty());
+    assert!(
+        found(&db, text(" ,.!? ")).await.is_empty(),
+        "nothing searchable"
+    );
+    assert!(
+        matches!(
+            db.search(&text(&"拉链".repeat(101))).await,
+            Err(satchel_client::EngineError::Invalid(_))
+        ),
+        "a pasted paragraph is refused, not searched"
+    );
 
     // Filters: one conversation, one sender, a date range, and each kind.
     let conversation = ConversationId(7);

@@ -1166,6 +1166,12 @@ impl LocalDb {
     /// text, so every hit really contains every part of the query.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, EngineError> {
         use futures_util::TryStreamExt;
+        if query.text.chars().count() > search::MAX_QUERY_CHARS {
+            return Err(EngineError::Invalid(validate::FieldError {
+                field: "text",
+                reason: format!("must be at most {} characters", search::MAX_QUERY_CHARS),
+            }));
+        }
         let Some(expression) = search::match_expression(&query.text) else {
             return Ok(Vec::new());
         };

@@ -12,6 +12,9 @@
 use satchel_protocol::MessageBody;
 use serde::{Deserialize, Serialize};
 
+/// Longest query, in characters (a pasted paragraph is not a search).
+pub const MAX_QUERY_CHARS: usize = 200;
+
 /// Characters searched by single characters and pairs (no spaces between words).
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
