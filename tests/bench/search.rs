@@ -45,6 +45,14 @@ async fn main() {
     let started = Instant::now();
     db.index_pending().await.unwrap();
     let indexed = started.elapsed();
+    // A rare term: one photo's file name, from the middle of the history.
+    let rare = messages[count / 2..]
+        .iter()
+        .find_map(|g| match &g.message.body {
+            MessageBody::Image { attachment, .. } => Some(attachment.name.replace(".jpg", "")),
+            _ => None,
+        })
+        .expect("photos in the corpus");
     drop(messages);
 
     // A separate read connection for the baseline and the size.
@@ -72,6 +80,7 @@ async fn main() {
         ("2 characters", "五金"),
         ("3 characters", "拉链头"),
         ("English word", "leather"),
+        ("rare name", rare.as_str()),
     ] {
         let mut search = Vec::new();
         let mut scan = Vec::new();
@@ -87,10 +96,11 @@ async fn main() {
                 .await
                 .unwrap();
             search.push(t.elapsed());
-            assert_eq!(hits.len(), 50, "{query}: a full page");
+            assert!(!hits.is_empty(), "{query}: found");
             let t = Instant::now();
             let rows = sqlx::query(
-                "SELECT local_id FROM messages WHERE body LIKE ?1 ORDER BY sent_at DESC LIMIT 50",
+                // NOT INDEXED: a full scan, as without a search index.
+                "SELECT local_id FROM messages NOT INDEXED WHERE body LIKE ?1 ORDER BY sent_at DESC LIMIT 50",
             )
             .bind(format!("%{query}%"))
             .fetch_all(&mut raw)

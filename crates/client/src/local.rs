@@ -82,6 +82,10 @@ impl LocalMessage {
     }
 }
 
+/// Above this many index candidates a search walks the history newest first; below,
+/// it fetches the candidates by id and sorts them.
+const WALK_ABOVE_CANDIDATES: i64 = 2_000;
+
 /// What to search for, and where.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -1187,22 +1191,40 @@ impl LocalDb {
             SearchOrder::Newest => limit,
             SearchOrder::Relevance => limit.max(5000),
         };
+        let mut conn = self.reader.acquire().await?;
+        // The index answers which messages hold every term; the order and the filters
+        // come from `messages`. Many candidates (a common word): walk the history newest
+        // first (`messages_by_time`) with the candidates in a temporary b-tree, which
+        // stops after the first page of hits. Few (a rare word, an order number): fetch
+        // them by id and sort them.
+        let candidates: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM search_index WHERE search_index MATCH ?")
+                .bind(&expression)
+                .fetch_one(&mut *conn)
+                .await?;
+        if candidates == 0 {
+            return Ok(Vec::new());
+        }
+        let walk = if candidates > WALK_ABOVE_CANDIDATES {
+            "INDEXED BY messages_by_time"
+        } else {
+            "NOT INDEXED"
+        };
+        let columns = MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT {} FROM search_index s JOIN messages m ON m.local_id = s.rowid
-             WHERE search_index MATCH ?1
+            "SELECT {columns} FROM messages m {walk}
+             WHERE m.local_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)
                AND (?2 IS NULL OR m.conversation_id = ?2)
                AND (?3 IS NULL OR m.sender_id = ?3)
                AND (?4 IS NULL OR m.sent_at >= ?4)
                AND (?5 IS NULL OR m.sent_at < ?5)
                AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))
-             ORDER BY m.sent_at DESC, m.local_id DESC",
-            MESSAGE_COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+             ORDER BY m.sent_at DESC, m.local_id DESC"
         );
-        let mut conn = self.reader.acquire().await?;
         let mut found: Vec<(usize, LocalMessage, String)> = Vec::new();
         {
             let mut rows = sqlx::query(&sql)
