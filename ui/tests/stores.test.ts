@@ -92,6 +92,23 @@ describe('groupConversations', () => {
 });
 
 describe('AppState', () => {
+  it('offers the photos and files of the conversation and files, newest first, to cards and progress', () => {
+    const app = new AppState(fakeBackend());
+    const attachment = (name: string) => ({ sha256: name, size: 1, mime: 'x', name, width: null, height: null });
+    const timeline = new Timeline(app.backend, conversation(1, [1, 2]), 1);
+    timeline.messages = [
+      message(1, 1, { kind: 'image', attachment: attachment('front.jpg'), caption: '' }),
+      message(2, 1, '文字'),
+      message(3, 2, { kind: 'file', attachment: attachment('spec.pdf'), caption: '' }),
+      message(null, 1, { kind: 'image', attachment: attachment('unsent.jpg'), caption: '' }),
+    ];
+    app.timeline = timeline;
+    expect(app.orderAttachments.map((a) => [a.name, a.isImage])).toEqual([
+      ['spec.pdf', false],
+      ['front.jpg', true],
+    ]);
+  });
+
   it('searches with the filters and keeps only the newest answer', async () => {
     const hit = (n: number) => ({ message: message(n, 2, `拉链 ${n}`), snippet: `拉链 ${n}`, needles: ['拉链'] });
     let release: (v: ReturnType<typeof hit>[]) => void = () => {};

@@ -198,7 +198,7 @@ export default {
     item: 'Item',
     customItem: 'Other (type it)',
     value: 'Value',
-    attach: 'Attach order photos',
+    attach: 'Attach order photos or files',
     send: 'Submit',
     cancel: 'Cancel',
     approve: 'Approve',

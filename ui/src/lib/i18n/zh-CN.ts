@@ -198,7 +198,7 @@ export default {
     item: '项目',
     customItem: '其他（自填）',
     value: '内容',
-    attach: '附上订单照片',
+    attach: '附上订单照片或文件',
     send: '提交',
     cancel: '取消',
     approve: '确认',

@@ -55,11 +55,13 @@ export interface SearchFilters {
   from: number | null;
 }
 
-/** A photo of the open conversation, as cards and progress updates point at it. */
-export interface OrderPhoto {
+/** A photo or file of the open conversation, as cards and progress updates point at it. */
+export interface OrderAttachment {
   messageId: number;
   sha256: string;
   name: string;
+  /** Photos show a thumbnail; other files a tile with their type. */
+  isImage: boolean;
 }
 
 export class AppState {
@@ -102,12 +104,13 @@ export class AppState {
     return this.conversations.reduce((sum, c) => sum + c.unread, 0);
   }
 
-  /** Photos of the open conversation (of the pages loaded), newest first. */
-  get orderPhotos(): OrderPhoto[] {
-    const out: OrderPhoto[] = [];
+  /** Photos and files of the open conversation (of the pages loaded), newest first. */
+  get orderAttachments(): OrderAttachment[] {
+    const out: OrderAttachment[] = [];
     for (const m of this.timeline?.messages ?? []) {
-      if (m.body.kind === 'image' && m.id !== null) {
-        out.push({ messageId: m.id, sha256: m.body.attachment.sha256, name: m.body.attachment.name });
+      if ((m.body.kind === 'image' || m.body.kind === 'file' || m.body.kind === 'video') && m.id !== null) {
+        const a = m.body.attachment;
+        out.push({ messageId: m.id, sha256: a.sha256, name: a.name, isImage: m.body.kind === 'image' });
       }
     }
     return out.reverse();
