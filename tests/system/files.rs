@@ -524,6 +524,109 @@ async fn hostile_names_and_types_are_defused() {
     assert_eq!(blobs, 2);
 }
 
+/// A zip whose one entry inflates to `inflated` bytes of zeros (about 1000:1).
+fn zip_bomb(inflated: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut crc = flate2::Crc::new();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..inflated / zeros.len() {
+        deflate.write_all(&zeros).unwrap();
+        crc.update(&zeros);
+    }
+    let data = deflate.finish().unwrap();
+    let name = b"bomb.bin";
+    let (crc, size, packed) = (crc.sum(), inflated as u32, data.len() as u32);
+    let header = |central: bool| {
+        let mut h = Vec::new();
+        h.extend_from_slice(if central {
+            &[0x50, 0x4b, 1, 2]
+        } else {
+            &[0x50, 0x4b, 3, 4]
+        });
+        if central {
+            h.extend_from_slice(&20u16.to_le_bytes()); // made by
+        }
+        h.extend_from_slice(&20u16.to_le_bytes()); // needed
+        h.extend_from_slice(&0u16.to_le_bytes()); // flags
+        h.extend_from_slice(&8u16.to_le_bytes()); // deflate
+        h.extend_from_slice(&[0; 4]); // time, date
+        h.extend_from_slice(&crc.to_le_bytes());
+        h.extend_from_slice(&packed.to_le_bytes());
+        h.extend_from_slice(&size.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes()); // extra
+        if central {
+            h.extend_from_slice(&[0; 8]); // comment, disk, internal attributes
+            h.extend_from_slice(&[0; 4]); // external attributes
+            h.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+        }
+        h.extend_from_slice(name);
+        h
+    };
+    let mut zip = header(false);
+    zip.extend_from_slice(&data);
+    let central_at = zip.len() as u32;
+    let central = header(true);
+    zip.extend_from_slice(&central);
+    zip.extend_from_slice(&[0x50, 0x4b, 5, 6, 0, 0, 0, 0, 1, 0, 1, 0]);
+    zip.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    zip.extend_from_slice(&central_at.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    zip
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_bomb_is_stored_and_served_as_the_bytes_it_is() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    // 256 MiB of zeros in well under 1 MiB: the server must never look inside.
+    let bomb = zip_bomb(256 << 20);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    wang.upload(&bomb).await;
+    wang.send_file(ws.order_a.id, &bomb, "样品资料.zip")
+        .await
+        .unwrap();
+    // Recognised as a zip from its bytes, served as an opaque download.
+    let api = satchel_test_support::sign_in(&server.url(), "wang")
+        .await
+        .unwrap();
+    let page = api.history(ws.order_a.id, None, None, 10).await.unwrap();
+    let sent = page
+        .messages
+        .last()
+        .and_then(|m| m.body.attachment().cloned())
+        .unwrap();
+    assert_eq!(
+        (sent.mime.as_str(), sent.size),
+        ("application/zip", bomb.len() as u64)
+    );
+    let r = wang.download(&sha(&bomb), None, None).await;
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), bomb.as_slice());
+    // Nothing was unpacked: the data folder holds the zip and nothing the size of its
+    // contents.
+    let mut stack = vec![server.data_dir().to_path_buf()];
+    let mut largest = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else {
+                largest = largest.max(entry.metadata().unwrap().len());
+            }
+        }
+    }
+    assert!(largest < 64 << 20, "a {largest}-byte file appeared");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_uploads_expire_and_free_their_space() {
     let server = TestServer::start().await.unwrap();
