@@ -1103,13 +1103,7 @@ impl LocalDb {
 
     /// The message with this server id, if this profile holds it.
     pub async fn message(&self, id: MessageId) -> Result<Option<LocalMessage>, EngineError> {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(message_from_row).transpose()
+        message_by_id(&mut *self.reader.acquire().await?, id).await
     }
 
     /// Confirmed messages of a conversation, ascending by seq (for tests and export).
@@ -1238,10 +1232,11 @@ impl LocalDb {
             while let Some(row) = rows.try_next().await? {
                 let message = message_from_row(&row)?;
                 let text = search::searchable_text(&message.body);
-                if !search::contains_all(&text, &needles) {
+                let lower = text.to_lowercase();
+                if !search::contains_all(&lower, &needles) {
                     continue;
                 }
-                found.push((search::relevance(&text, &needles), message, text));
+                found.push((search::relevance(&lower, &needles), message, text));
                 if found.len() >= pool {
                     break;
                 }

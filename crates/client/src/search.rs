@@ -110,17 +110,16 @@ pub fn needles(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a text contains every needle (the check after the index narrowed the
-/// candidates).
-pub fn contains_all(text: &str, needles: &[String]) -> bool {
-    let text = text.to_lowercase();
-    needles.iter().all(|n| text.contains(n.as_str()))
+/// Whether a lower-cased text contains every needle (the check after the index
+/// narrowed the candidates).
+pub fn contains_all(lower: &str, needles: &[String]) -> bool {
+    needles.iter().all(|n| lower.contains(n.as_str()))
 }
 
-/// How well a text matches: occurrences of the needles, the whole query written as one
-/// counting extra.
-pub fn relevance(text: &str, needles: &[String]) -> usize {
-    let text = text.to_lowercase();
+/// How well a lower-cased text matches: occurrences of the needles, the whole query
+/// written as one counting extra.
+pub fn relevance(lower: &str, needles: &[String]) -> usize {
+    let text = lower;
     let occurrences: usize = needles
         .iter()
         .map(|n| text.matches(n.as_str()).count())

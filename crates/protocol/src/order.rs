@@ -397,6 +397,7 @@ pub enum RuleClass {
 }
 
 impl OrderRuleError {
+    /// Which kind of refusal it is (and so which error code it becomes).
     pub fn class(&self) -> RuleClass {
         use OrderRuleError::*;
         match self {
@@ -426,15 +427,7 @@ impl OrderRuleError {
 /// Whether a message kind belongs to an order's record (and only order conversations
 /// accept it).
 pub fn is_order_kind(body: &MessageBody) -> bool {
-    matches!(
-        body,
-        MessageBody::ConfirmationRequest { .. }
-            | MessageBody::ConfirmationAnswer { .. }
-            | MessageBody::StageChange { .. }
-            | MessageBody::ProgressUpdate { .. }
-            | MessageBody::Shipment { .. }
-            | MessageBody::OrderEdit { .. }
-    )
+    ORDER_KINDS.contains(&body.kind_name())
 }
 
 /// The `kind` tags of [`is_order_kind`] messages, for queries that select them.
