@@ -65,6 +65,10 @@ pub enum Change {
     },
     /// A watched folder was added, removed, or its error changed.
     WatchedFolders,
+    /// This conversation's history failed verification (see [`Engine::chain_alarms`]).
+    ChainAlarm {
+        conversation_id: ConversationId,
+    },
     /// A "remind now" arrived in this conversation (see [`Engine::take_reminders`]).
     Reminders {
         conversation_id: ConversationId,
@@ -136,6 +140,15 @@ impl Inner {
                 .reminders
                 .iter()
                 .map(|&conversation_id| Change::Reminders { conversation_id }),
+        );
+        if !touched.alarms.is_empty() && !batch.contains(&Change::Conversations) {
+            batch.push(Change::Conversations);
+        }
+        batch.extend(
+            touched
+                .alarms
+                .iter()
+                .map(|&conversation_id| Change::ChainAlarm { conversation_id }),
         );
         self.emit(batch);
     }
@@ -904,6 +917,161 @@ impl Engine {
     ) -> Result<Vec<crate::local::SearchHit>, EngineError> {
         self.inner.db.index_pending().await?;
         self.inner.db.search(query).await
+    }
+
+    /// Breaks found in the server's hash chain, for one conversation or all. Each is
+    /// kept for good; the UI shows them until the history is explained.
+    pub async fn chain_alarms(
+        &self,
+        conversation_id: Option<ConversationId>,
+    ) -> Result<Vec<crate::integrity::ChainAlarm>, EngineError> {
+        self.inner.db.chain_alarms(conversation_id).await
+    }
+
+    /// Exports a conversation's record as evidence — a readable page, every
+    /// attachment's original bytes and a manifest with the hash chain — into
+    /// `destination` (a new folder, or a new ZIP file). Online, the server's copy of the
+    /// whole history is fetched once more first: it fills any gap, and a message the
+    /// server now presents differently from what this device received raises an alarm
+    /// (which the export then lists). Every attachment is fetched and verified.
+    pub async fn export_order(
+        &self,
+        conversation_id: ConversationId,
+        destination: &Path,
+        format: crate::export::ExportFormat,
+    ) -> Result<crate::export::ExportSummary, EngineError> {
+        use satchel_protocol::export as ex;
+        let account = self.account().ok_or(EngineError::NotSignedIn)?;
+        let db = &self.inner.db;
+        let conversation = db
+            .conversation(conversation_id)
+            .await?
+            .ok_or(EngineError::NotFound("conversation"))?;
+        let online = matches!(*self.inner.status.borrow(), ConnectionState::Online);
+        let mut organisation = None;
+        if online {
+            crate::sync::backfill(&self.inner, conversation_id).await?;
+            if let (Some(org), Ok(orgs)) = (conversation.org_id, self.api()?.orgs().await) {
+                organisation = orgs.into_iter().find(|o| o.id == org).map(|o| o.name);
+            }
+        }
+        let messages = db.chained_messages(conversation_id).await?;
+        let (verified, head) = db.verified_head(conversation_id).await?;
+        let last = messages.last().map_or(Seq(0), |m| m.seq);
+        if verified != last || messages.len() != usize::try_from(last.0).unwrap_or(0) {
+            return Err(EngineError::Export(format!(
+                "this device holds the record verified up to message {verified} of {last};                  connect to the server so the rest arrives, then export again"
+            )));
+        }
+        let directory = db.members().await?;
+        let exported = |id: MemberId| {
+            let known = directory.iter().find(|m| m.id == id);
+            ex::ExportedMember {
+                id,
+                name: known.map_or_else(|| format!("#{id}"), |m| m.display_name.clone()),
+                role: known.map_or(Role::Customer, |m| m.role),
+            }
+        };
+        let mut sources = Vec::new();
+        let mut files: Vec<ex::ExportedFile> = Vec::new();
+        for message in &messages {
+            let Ok(body) = serde_json::from_str::<MessageBody>(&message.body) else {
+                continue;
+            };
+            let Some(attachment) = body.attachment() else {
+                continue;
+            };
+            if files.iter().any(|f| f.sha256 == attachment.sha256) {
+                continue;
+            }
+            let cached = self.fetch_file(&attachment.sha256).await?;
+            let path = crate::export::file_path(&attachment.sha256, &attachment.name);
+            files.push(ex::ExportedFile {
+                sha256: attachment.sha256.clone(),
+                size: attachment.size,
+                name: attachment.name.clone(),
+                path: path.clone(),
+            });
+            sources.push((path, cached));
+        }
+        let alarms = db
+            .chain_alarms(Some(conversation_id))
+            .await?
+            .into_iter()
+            .map(|a| ex::ExportedAlarm {
+                seq: a.seq,
+                problem: serde_json::to_value(a.problem)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                detail: a.detail,
+                detected_at: a.detected_at,
+            })
+            .collect();
+        let receipts = db
+            .receipts(conversation_id)
+            .await?
+            .into_iter()
+            .map(|r| ex::ExportedReceipt {
+                member_id: r.member_id,
+                delivered_up_to: r.delivered_up_to,
+                read_up_to: r.read_up_to,
+                updated_at: r.updated_at,
+            })
+            .collect();
+        let record = match conversation.kind {
+            ConversationKind::Order => Some(self.order_record(conversation_id).await?),
+            _ => None,
+        };
+        let manifest = ex::Manifest {
+            format: ex::FORMAT.to_owned(),
+            exported_at: crate::local::now_millis(),
+            exported_by: exported(account.member.id),
+            server: account.server_url.clone(),
+            conversation: ex::ExportedConversation {
+                id: conversation.id,
+                title: conversation.title.clone(),
+                order_number: conversation.order_number.clone(),
+                organisation,
+                order: conversation.order.clone(),
+                members: conversation.members.iter().map(|&m| exported(m)).collect(),
+            },
+            head: ex::Head {
+                seq: verified,
+                chain: head.clone(),
+            },
+            messages,
+            files,
+            receipts,
+            alarms,
+            rendering: ex::ExportedRendering {
+                path: ex::RENDERING.to_owned(),
+                sha256: String::new(),
+            },
+        };
+        let mut gathered = crate::export::Gathered {
+            manifest,
+            record,
+            read_log: db.read_log(conversation_id).await?,
+            sources,
+        };
+        let destination = destination.to_owned();
+        let (gathered, written) = tokio::task::spawn_blocking(move || {
+            let written = crate::export::write(&mut gathered, &destination, format)
+                .map(|bytes| (destination, bytes));
+            (gathered, written)
+        })
+        .await
+        .map_err(|e| EngineError::Export(format!("the export stopped: {e}")))?;
+        let (path, file_bytes) = written.map_err(EngineError::Export)?;
+        Ok(crate::export::ExportSummary {
+            path,
+            messages: gathered.manifest.messages.len(),
+            files: gathered.manifest.files.len(),
+            file_bytes,
+            head_seq: verified,
+            head,
+        })
     }
 
     /// The workspace's members as last fetched.

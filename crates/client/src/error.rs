@@ -40,6 +40,9 @@ pub enum EngineError {
     NotFound(&'static str),
     #[error("file: {0}")]
     File(String),
+    /// An order's record could not be exported (incomplete history, destination taken…).
+    #[error("export: {0}")]
+    Export(String),
     /// The order's rules refuse this (checked locally before queueing; the server
     /// checks the same rules).
     #[error("{0}")]

@@ -6,6 +6,8 @@
 //! - [`preview`]: chat and list previews of images (EXIF-oriented, never upscaled).
 //! - [`sync`]: the live connection and the outbox protocol (exactly-once sends,
 //!   resume from the stored stream position, classified retries).
+//! - [`export`]: an order's record as a folder or ZIP of evidence, and its offline check.
+//! - [`integrity`]: checking the server's hash chain as history arrives; alarms.
 //! - [`local`]: the profile's SQLite database (history, outbox, receipts, position).
 //! - [`api`]: a typed HTTP client for the server's routes.
 //! - [`token`]: where the session token is kept.
@@ -18,6 +20,8 @@
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod export;
+pub mod integrity;
 pub mod local;
 pub mod preview;
 pub mod search;
@@ -28,6 +32,7 @@ pub mod watch;
 
 pub use engine::{Account, Change, ChangeBatch, ConnectionState, Engine};
 pub use error::EngineError;
+pub use integrity::{ChainAlarm, ChainProblem};
 pub use local::{
     ConversationSummary, DeadlineAlert, DeadlineAlertKind, LocalMessage, ReadState, SearchHit,
     SearchQuery, SendState,

@@ -21,6 +21,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::EngineError;
+use crate::integrity;
 use crate::search::{self, SearchKind, SearchOrder};
 
 /// Where an own message stands.
@@ -142,6 +143,9 @@ pub struct ConversationSummary {
     /// has not read.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub next_deadline: Option<UnixMillis>,
+    /// Breaks found in this conversation's hash chain (see [`crate::integrity`]).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub chain_alarms: i64,
 }
 
 /// Where one member stands with one message: for the sender's "who has read it" list.
@@ -221,9 +225,16 @@ pub struct Touched {
     /// Conversations this profile just learned it belongs to, with history it has
     /// not seen (their messages are older than its stream position).
     pub joined: Vec<ConversationId>,
+    /// Conversations whose history failed verification in this batch.
+    pub alarms: Vec<ConversationId>,
 }
 
 impl Touched {
+    fn alarm(&mut self, id: ConversationId) {
+        if !self.alarms.contains(&id) {
+            self.alarms.push(id);
+        }
+    }
     fn message(&mut self, id: ConversationId) {
         if !self.messages.contains(&id) {
             self.messages.push(id);
@@ -734,6 +745,7 @@ impl LocalDb {
             ack.message_id,
             ack.seq,
             ack.sent_at,
+            None,
             &mut touched,
         )
         .await?;
@@ -965,7 +977,8 @@ impl LocalDb {
             Event::Message { message } => Some(message),
             _ => None,
         });
-        bump_for(&mut tx, messages).await?;
+        bump_for(&mut tx, messages.clone()).await?;
+        verify_chains(&mut tx, messages, &mut touched).await?;
         sqlx::query(
             "INSERT INTO profile (key, value) VALUES ('stream_pos', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
@@ -988,6 +1001,7 @@ impl LocalDb {
             apply_message(&mut tx, device, message, &mut touched).await?;
         }
         bump_for(&mut tx, messages.iter()).await?;
+        verify_chains(&mut tx, messages.iter(), &mut touched).await?;
         tx.commit().await?;
         Ok(touched)
     }
@@ -1004,7 +1018,8 @@ impl LocalDb {
                      WHERE json_extract(m.body, '$.deadline') IS NOT NULL
                        AND json_extract(m.body, '$.deadline') >= ?1
                        AND m.conversation_id = c.id AND m.seq > COALESCE(r.read_up_to, 0)
-                       AND m.sender_id != ?2) AS next_deadline
+                       AND m.sender_id != ?2) AS next_deadline,
+                    (SELECT COUNT(*) FROM chain_alarms a WHERE a.conversation_id = c.id) AS chain_alarms
              FROM conversations c LEFT JOIN my_receipts r ON r.conversation_id = c.id
              ORDER BY COALESCE(last_local, 0) DESC, c.id DESC",
         )
@@ -1035,9 +1050,75 @@ impl LocalDb {
                 last_message,
                 muted: row.try_get::<i64, _>("muted")? != 0,
                 next_deadline: row.try_get("next_deadline")?,
+                chain_alarms: row.try_get("chain_alarms")?,
             });
         }
         Ok(out)
+    }
+
+    /// Breaks found in the hash chain of `conversation` (or of every conversation).
+    pub async fn chain_alarms(
+        &self,
+        conversation: Option<ConversationId>,
+    ) -> Result<Vec<integrity::ChainAlarm>, EngineError> {
+        let mut conn = self.reader.acquire().await?;
+        integrity::alarms(&mut conn, conversation).await
+    }
+
+    /// The seq and link of the last message of `conversation` whose chain this device
+    /// has verified from the first message on.
+    pub async fn verified_head(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<(Seq, String), EngineError> {
+        let mut conn = self.reader.acquire().await?;
+        integrity::verified_head(&mut conn, conversation).await
+    }
+
+    /// Confirmed messages of `conversation` exactly as chained (the stored body text
+    /// and the server's link), ascending by seq: what an export lists.
+    pub async fn chained_messages(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<export::ExportedMessage>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT id, seq, sender_id, sender_device, txn_id, sent_at, body, chain FROM messages
+             WHERE conversation_id = ? AND seq IS NOT NULL ORDER BY seq",
+        )
+        .bind(conversation.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(export::ExportedMessage {
+                    seq: Seq(row.try_get("seq")?),
+                    id: MessageId(row.try_get("id")?),
+                    sender_id: MemberId(row.try_get("sender_id")?),
+                    sender_device: row.try_get("sender_device")?,
+                    txn_id: row.try_get("txn_id")?,
+                    sent_at: row.try_get::<Option<i64>, _>("sent_at")?.unwrap_or_default(),
+                    body: row.try_get("body")?,
+                    chain: row.try_get::<Option<String>, _>("chain")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// When each member's read position moved, oldest first: `(member, read_up_to, at)`.
+    pub async fn read_log(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<(MemberId, Seq, UnixMillis)>, EngineError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT member_id, read_up_to, at FROM read_log WHERE conversation_id = ? ORDER BY at, read_up_to",
+        )
+        .bind(conversation.0)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(member, seq, at)| (MemberId(member), Seq(seq), at))
+            .collect())
     }
 
     /// One conversation, if this profile knows it.
@@ -1674,6 +1755,7 @@ fn hash_and_size(row: &SqliteRow) -> Result<(String, u64), EngineError> {
 
 /// Marks the own message with `txn_id` confirmed and removes its outbox row. Returns
 /// whether such a local message existed.
+#[allow(clippy::too_many_arguments)] // the ack's fields, plus the server's copy when known
 async fn confirm(
     conn: &mut SqliteConnection,
     device: &DeviceId,
@@ -1681,15 +1763,27 @@ async fn confirm(
     id: MessageId,
     seq: Seq,
     sent_at: UnixMillis,
+    server_copy: Option<&Message>,
     touched: &mut Touched,
 ) -> Result<bool, EngineError> {
-    let conversation: Option<i64> = sqlx::query_scalar(
-        "UPDATE messages SET id = ?, seq = ?, sent_at = ?, state = 'sent', error = NULL
-         WHERE sender_device = ? AND txn_id = ? RETURNING conversation_id",
+    // The server's copy (the echo in the stream) replaces the local body once: the
+    // server fills in details such as the sniffed file type, and the chain link covers
+    // what the server stored.
+    let (body, link) = match server_copy {
+        Some(m) => (Some(json(&m.body)?), Some(m.chain.as_str())),
+        None => (None, None),
+    };
+    let row = sqlx::query(
+        "UPDATE messages SET id = ?1, seq = ?2, sent_at = ?3, state = 'sent', error = NULL,
+           body = CASE WHEN chain IS NULL AND ?4 IS NOT NULL THEN ?4 ELSE body END,
+           chain = COALESCE(chain, ?5)
+         WHERE sender_device = ?6 AND txn_id = ?7 RETURNING conversation_id, chain",
     )
     .bind(id.0)
     .bind(seq.0)
     .bind(sent_at)
+    .bind(body)
+    .bind(link)
     .bind(device.as_str())
     .bind(txn_id.as_str())
     .fetch_optional(&mut *conn)
@@ -1701,10 +1795,40 @@ async fn confirm(
     if removed.rows_affected() > 0 {
         touched.outbox = true;
     }
-    if let Some(c) = conversation {
-        touched.message(ConversationId(c));
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let conversation = ConversationId(row.try_get("conversation_id")?);
+    touched.message(conversation);
+    if let Some(copy) = server_copy {
+        let kept: Option<String> = row.try_get("chain")?;
+        if kept.as_deref() != Some(copy.chain.as_str())
+            && integrity::compare_with_stored(conn, copy).await?
+        {
+            touched.alarm(conversation);
+        }
     }
-    Ok(conversation.is_some())
+    Ok(true)
+}
+
+/// Extends the verified chain of every conversation `messages` belong to.
+async fn verify_chains<'m>(
+    conn: &mut SqliteConnection,
+    messages: impl Iterator<Item = &'m Message>,
+    touched: &mut Touched,
+) -> Result<(), EngineError> {
+    let mut conversations: Vec<ConversationId> = Vec::new();
+    for m in messages {
+        if !conversations.contains(&m.conversation_id) {
+            conversations.push(m.conversation_id);
+        }
+    }
+    for conversation in conversations {
+        if integrity::verify(conn, conversation).await? > 0 {
+            touched.alarm(conversation);
+        }
+    }
+    Ok(())
 }
 
 /// Raises each conversation's `last_seq` to the newest of `messages`, once per
@@ -1738,7 +1862,7 @@ async fn bump_last_seq(
     Ok(())
 }
 
-/// Rows per multi-row insert (10 bound values each, far below SQLite's limit).
+/// Rows per multi-row insert (11 bound values each, far below SQLite's limit).
 const INSERT_BATCH: usize = 200;
 
 /// Inserts messages sent from other devices, ignoring ones already stored.
@@ -1755,7 +1879,7 @@ async fn insert_others(
         bodies.push(json(&m.body)?);
     }
     let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state) ",
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state, chain) ",
     );
     builder.push_values(messages.iter().zip(bodies), |mut row, (m, body)| {
         row.push_bind(m.id.0)
@@ -1767,13 +1891,22 @@ async fn insert_others(
             .push_bind(body)
             .push_bind(m.sent_at)
             .push_bind(m.sent_at)
-            .push_bind("sent");
+            .push_bind("sent")
+            .push_bind(m.chain.as_str());
     });
     builder.push(" ON CONFLICT DO NOTHING");
     let done = builder.build().execute(&mut *conn).await?;
     if done.rows_affected() > 0 {
         for m in messages {
             touched.message(m.conversation_id);
+        }
+    }
+    if done.rows_affected() < messages.len() as u64 {
+        // Some were here already: the server must present them as they were.
+        for m in messages {
+            if integrity::compare_with_stored(conn, m).await? {
+                touched.alarm(m.conversation_id);
+            }
         }
     }
     Ok(())
@@ -1793,6 +1926,7 @@ async fn apply_message(
             message.id,
             message.seq,
             message.sent_at,
+            Some(message),
             touched,
         )
         .await?
@@ -1800,8 +1934,8 @@ async fn apply_message(
         return Ok(());
     }
     let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent') ON CONFLICT DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device, txn_id, body, created_at, sent_at, state, chain)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?) ON CONFLICT DO NOTHING",
     )
     .bind(message.id.0)
     .bind(message.conversation_id.0)
@@ -1812,10 +1946,13 @@ async fn apply_message(
     .bind(json(&message.body)?)
     .bind(message.sent_at)
     .bind(message.sent_at)
+    .bind(&message.chain)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() > 0 {
         touched.message(message.conversation_id);
+    } else if integrity::compare_with_stored(conn, message).await? {
+        touched.alarm(message.conversation_id);
     }
     Ok(())
 }

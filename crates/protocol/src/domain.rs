@@ -392,6 +392,11 @@ pub struct Message {
     /// Server time at which the message became durable.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub sent_at: UnixMillis,
+    /// This message's link in the conversation's hash chain ([`crate::chain`]): it
+    /// commits to every message before it. Empty only in messages of servers that
+    /// predate the chain.
+    #[serde(default)]
+    pub chain: String,
 }
 
 /// One member's receipt position in one conversation. Both values only grow, and

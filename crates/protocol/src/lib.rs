@@ -5,17 +5,21 @@
 //! Map:
 //! - [`ids`]: typed identifiers (members, conversations, messages, stream positions,
 //!   devices, client transaction ids).
+//! - [`chain`]: the hash chain that makes each conversation's history tamper-evident.
 //! - [`domain`]: workspace, organisations, members, conversations and messages.
 //! - [`order`]: order details and the record an order's conversation keeps (spec
 //!   sheet cards with revisions, stage gates, progress, shipments).
 //! - [`api`]: HTTP request and response bodies.
 //! - [`ws`]: WebSocket frames in a versioned envelope.
+//! - [`export`]: an order's exported record (manifest) and its offline check.
 //! - [`error`]: error codes shared by HTTP and WebSocket, with their retry class.
 //! - [`validate`]: length and character rules for every user-supplied field.
 
 pub mod api;
+pub mod chain;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod order;
 pub mod validate;

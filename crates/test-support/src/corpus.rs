@@ -3,6 +3,8 @@
 //! English words, mixed terms such as YKK拉链 and PU皮, order numbers; photos with
 //! captions and confirmation cards among the texts.
 
+use std::collections::HashMap;
+
 use satchel_protocol::*;
 
 /// The first message's time; each next one is a second later.
@@ -132,9 +134,21 @@ pub fn corpus(count: usize) -> Vec<Generated> {
                     txn_id: TxnId(format!("txn-{i:08}")),
                     body,
                     sent_at: START + index * 1000,
+                    chain: String::new(),
                 },
                 text,
             }
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .scan(HashMap::new(), |links, mut g| {
+            // Linked as the server would link them, so clients verify the corpus.
+            let previous = links
+                .entry(g.message.conversation_id)
+                .or_insert_with(|| chain::GENESIS.to_owned());
+            g.message.chain = chain::link_of(&g.message, previous);
+            previous.clone_from(&g.message.chain);
+            Some(g)
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! `satchel-cli`: a headless Satchel client on the sync engine, for scripts, demos and
-//! the tests that kill a client process.
+//! the tests that kill a client process; and `satchel-cli verify`, which checks an
+//! exported order record without any server or profile.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,9 +14,10 @@ use satchel_protocol::*;
 #[derive(Parser)]
 #[command(name = "satchel-cli", version, about = "Headless Satchel client")]
 struct Cli {
-    /// Profile folder (one account's local history and token).
+    /// Profile folder (one account's local history and token). Every command but
+    /// `verify` needs one.
     #[arg(long, env = "SATCHEL_PROFILE")]
-    profile: PathBuf,
+    profile: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +105,25 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Sync, then export a conversation's record (page, originals, manifest with the
+    /// hash chain) to a new folder, or a ZIP file with --zip.
+    Export {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        zip: bool,
+        destination: PathBuf,
+    },
+    /// Check an exported record (folder or ZIP) offline. Exit status 0 when it
+    /// verifies, 1 when something in it is wrong (each problem is printed), 2 when it
+    /// cannot be read at all.
+    Verify {
+        /// The record must end in this link (the "record fingerprint" the other
+        /// party's app shows), so that nothing was cut from its end.
+        #[arg(long)]
+        expect_head: Option<String>,
+        export: PathBuf,
+    },
     /// Mark messages read up to a sequence number.
     Read {
         #[arg(long)]
@@ -126,7 +147,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let engine = Engine::open(&cli.profile, None)
+    if let Command::Verify {
+        expect_head,
+        export,
+    } = &cli.command
+    {
+        std::process::exit(verify(export, expect_head.clone()));
+    }
+    let Some(profile) = &cli.profile else {
+        bail!("--profile (or SATCHEL_PROFILE) is required for this command");
+    };
+    let engine = Engine::open(profile, None)
         .await
         .context("opening the profile")?;
     let result = run(&engine, cli.command).await;
@@ -134,8 +165,67 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
+/// Runs `verify` and returns the process's exit status.
+fn verify(export: &std::path::Path, expected_head: Option<String>) -> i32 {
+    let options = satchel_protocol::export::CheckOptions { expected_head };
+    match satchel_client::export::verify(export, &options) {
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", export.display());
+            2
+        }
+        Ok(report) if report.is_valid() => {
+            println!(
+                "OK: {} messages and {} files verified; record fingerprint seq {} {}",
+                report.messages, report.files, report.head.seq, report.head.chain
+            );
+            0
+        }
+        Ok(report) => {
+            println!(
+                "FAILED: {} problem(s) in {} ({} messages, {} files):",
+                report.problems.len(),
+                export.display(),
+                report.messages,
+                report.files
+            );
+            for problem in &report.problems {
+                println!("- {problem}");
+            }
+            1
+        }
+    }
+}
+
 async fn run(engine: &Engine, command: Command) -> anyhow::Result<()> {
     match command {
+        // Normally answered before a profile is opened; the same answer here.
+        Command::Verify {
+            expect_head,
+            export,
+        } => std::process::exit(verify(&export, expect_head)),
+        Command::Export {
+            conversation,
+            zip,
+            destination,
+        } => {
+            sync_until_idle(engine, 60).await?;
+            let format = if zip {
+                satchel_client::export::ExportFormat::Zip
+            } else {
+                satchel_client::export::ExportFormat::Folder
+            };
+            let summary = engine
+                .export_order(ConversationId(conversation), &destination, format)
+                .await?;
+            println!(
+                "exported {} messages and {} files to {}; record fingerprint seq {} {}",
+                summary.messages,
+                summary.files,
+                summary.path.display(),
+                summary.head_seq,
+                summary.head
+            );
+        }
         Command::Login {
             server,
             username,

@@ -42,6 +42,12 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(StoreError::Migrate)?;
+        let mut tx = writer.begin().await?;
+        let linked = link_unchained(&mut tx).await?;
+        tx.commit().await?;
+        if linked > 0 {
+            tracing::info!(messages = linked, "linked stored messages into their hash chains");
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -75,11 +81,12 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
         txn_id: TxnId(row.try_get("txn_id")?),
         body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         sent_at: row.try_get("sent_at")?,
+        chain: row.try_get::<Option<String>, _>("chain")?.unwrap_or_default(),
     })
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, device_id, txn_id, body, sent_at";
+    "id, conversation_id, seq, sender_id, device_id, txn_id, body, sent_at, chain";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -505,6 +512,75 @@ async fn replayed(
     }))
 }
 
+/// The chain link of the message before `seq` ([`chain::GENESIS`] for the first).
+async fn previous_link(
+    conn: &mut SqliteConnection,
+    conversation_id: ConversationId,
+    seq: i64,
+) -> Result<String, StoreError> {
+    if seq <= 1 {
+        return Ok(chain::GENESIS.to_owned());
+    }
+    let link: Option<Option<String>> =
+        sqlx::query_scalar("SELECT chain FROM messages WHERE conversation_id = ? AND seq = ?")
+            .bind(conversation_id.0)
+            .bind(seq - 1)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match link.flatten() {
+        Some(link) => Ok(link),
+        None => Err(StoreError::Corrupt(format!(
+            "conversation {conversation_id} has no chain link at seq {}",
+            seq - 1
+        ))),
+    }
+}
+
+/// Links messages stored before the chain existed, oldest first, and writes each link
+/// into the stored stream event too, so replays and history agree. Runs once, at open.
+async fn link_unchained(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chain IS NULL ORDER BY conversation_id, seq"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut linked = 0;
+    for row in &rows {
+        let body: String = row.try_get("body")?;
+        let message = message_from_row(row)?;
+        let previous = previous_link(conn, message.conversation_id, message.seq.0).await?;
+        // The stored text is what was committed; hash exactly that.
+        let link = chain::Chained {
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            id: message.id,
+            sender_id: message.sender_id,
+            sender_device: message.sender_device.as_str(),
+            txn_id: message.txn_id.as_str(),
+            sent_at: message.sent_at,
+            body_json: &body,
+        }
+        .link(&previous);
+        sqlx::query("UPDATE messages SET chain = ? WHERE id = ?")
+            .bind(&link)
+            .bind(message.id.0)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE events SET payload = json_set(payload, '$.message.chain', ?1)
+             WHERE conversation_id = ?2 AND json_extract(payload, '$.type') = 'message'
+               AND json_extract(payload, '$.message.id') = ?3",
+        )
+        .bind(&link)
+        .bind(message.conversation_id.0)
+        .bind(message.id.0)
+        .execute(&mut *conn)
+        .await?;
+        linked += 1;
+    }
+    Ok(linked)
+}
+
 #[allow(clippy::too_many_arguments)] // one per field of `Write::Send`, plus the batch context
 async fn apply_send(
     tx: &mut Tx,
@@ -547,7 +623,7 @@ async fn apply_send(
     .bind(sender.0)
     .bind(device.as_str())
     .bind(txn_id.as_str())
-    .bind(to_json(&body)?)
+    .bind(chain::body_json(&body))
     .bind(now)
     .bind(conversation_id.0)
     .fetch_optional(&mut **tx)
@@ -571,7 +647,7 @@ async fn apply_send(
             .execute(&mut **tx)
             .await?;
     }
-    let message = Message {
+    let mut message = Message {
         id: MessageId(id),
         conversation_id,
         seq: Seq(seq),
@@ -580,7 +656,14 @@ async fn apply_send(
         txn_id,
         body,
         sent_at: now,
+        chain: String::new(),
     };
+    message.chain = chain::link_of(&message, &previous_link(tx, conversation_id, seq).await?);
+    sqlx::query("UPDATE messages SET chain = ? WHERE id = ?")
+        .bind(&message.chain)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     let order_change = order_before.map(|before| (before, message.body.clone()));
     append_event(tx, conversation_id, Event::Message { message }, log).await?;
     if let Some((before, body)) = order_change {
