@@ -5,6 +5,8 @@
 //! Each module is one part of the specification:
 //! - `conversations`: several clients agree on one ordered history; history survives
 //!   restarts; an offline client catches up.
+//! - `evidence`: every history is a hash chain each client checks; an altered history
+//!   raises an alarm; an exported record verifies offline and names any change.
 //! - `exactly_once`: connection resets, server SIGKILLs and client kills lose and
 //!   duplicate nothing.
 //! - `previews`: image previews, upright and bounded.
@@ -28,6 +30,7 @@ mod authorization;
 mod bad_input;
 mod conversations;
 mod engine_files;
+mod evidence;
 mod exactly_once;
 mod files;
 mod invites;

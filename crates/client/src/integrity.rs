@@ -99,46 +99,54 @@ pub(crate) async fn raise(
 }
 
 /// Compares an incoming copy of a message with the one stored under its id (if any).
-/// A stored message without a link (received before links existed) adopts the
-/// server's; one with a different link raises [`ChainProblem::Rewritten`]. Returns
-/// whether an alarm was raised.
+/// A stored message without a link (an own message not yet echoed, or one received
+/// before links existed) adopts the server's; one whose link or content differs raises
+/// [`ChainProblem::Rewritten`]. Returns whether an alarm was raised.
 pub(crate) async fn compare_with_stored(
     conn: &mut SqliteConnection,
     message: &Message,
 ) -> Result<bool, EngineError> {
-    let stored: Option<Option<String>> =
-        sqlx::query_scalar("SELECT chain FROM messages WHERE id = ?")
+    let stored = sqlx::query("SELECT chain, body FROM messages WHERE id = ?")
+        .bind(message.id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(stored) = stored else {
+        return Ok(false);
+    };
+    let Some(link) = stored.try_get::<Option<String>, _>("chain")? else {
+        sqlx::query("UPDATE messages SET chain = ? WHERE id = ? AND chain IS NULL")
+            .bind(&message.chain)
             .bind(message.id.0)
-            .fetch_optional(&mut *conn)
+            .execute(&mut *conn)
             .await?;
-    match stored {
-        None => Ok(false),
-        Some(None) => {
-            sqlx::query("UPDATE messages SET chain = ? WHERE id = ? AND chain IS NULL")
-                .bind(&message.chain)
-                .bind(message.id.0)
-                .execute(&mut *conn)
-                .await?;
-            Ok(false)
-        }
-        Some(Some(link)) if link == message.chain => Ok(false),
-        Some(Some(link)) => {
-            let detail = format!(
-                "this device holds message {} with link {link}; the server now presents link {}",
-                message.id, message.chain
-            );
-            raise(
-                conn,
-                message.conversation_id,
-                message.seq,
-                Some(message.id),
-                ChainProblem::Rewritten,
-                &detail,
-            )
-            .await?;
-            Ok(true)
-        }
+        return Ok(false);
+    };
+    let body: String = stored.try_get("body")?;
+    let same_content = body == chain::body_json(&message.body);
+    if link == message.chain && same_content {
+        return Ok(false);
     }
+    let detail = if link == message.chain {
+        format!(
+            "the server now presents other content for message {} under the same link {link}",
+            message.id
+        )
+    } else {
+        format!(
+            "this device holds message {} with link {link}; the server now presents link {}",
+            message.id, message.chain
+        )
+    };
+    raise(
+        conn,
+        message.conversation_id,
+        message.seq,
+        Some(message.id),
+        ChainProblem::Rewritten,
+        &detail,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Extends the verified prefix of `conversation` over the messages stored since.
@@ -198,7 +206,9 @@ pub(crate) async fn verify(
             sender_id: MemberId(row.try_get("sender_id")?),
             sender_device: &sender_device,
             txn_id: &txn_id,
-            sent_at: row.try_get::<Option<i64>, _>("sent_at")?.unwrap_or_default(),
+            sent_at: row
+                .try_get::<Option<i64>, _>("sent_at")?
+                .unwrap_or_default(),
             body_json: &body,
         }
         .link(&previous);

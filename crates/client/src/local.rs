@@ -1096,9 +1096,13 @@ impl LocalDb {
                     sender_id: MemberId(row.try_get("sender_id")?),
                     sender_device: row.try_get("sender_device")?,
                     txn_id: row.try_get("txn_id")?,
-                    sent_at: row.try_get::<Option<i64>, _>("sent_at")?.unwrap_or_default(),
+                    sent_at: row
+                        .try_get::<Option<i64>, _>("sent_at")?
+                        .unwrap_or_default(),
                     body: row.try_get("body")?,
-                    chain: row.try_get::<Option<String>, _>("chain")?.unwrap_or_default(),
+                    chain: row
+                        .try_get::<Option<String>, _>("chain")?
+                        .unwrap_or_default(),
                 })
             })
             .collect()

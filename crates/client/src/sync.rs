@@ -324,7 +324,10 @@ async fn apply(
 
 /// Fetches a conversation's history over HTTP, for conversations this profile joined
 /// after their first messages (those events precede its stream position).
-pub(crate) async fn backfill(inner: &Arc<Inner>, conversation: ConversationId) -> Result<(), EngineError> {
+pub(crate) async fn backfill(
+    inner: &Arc<Inner>,
+    conversation: ConversationId,
+) -> Result<(), EngineError> {
     let api = inner.api()?;
     let mut after = Seq(0);
     loop {

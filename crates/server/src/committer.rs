@@ -101,7 +101,10 @@ async fn run(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, batch = count, "commit failed; the batch will be retried by clients");
+                let cause = std::error::Error::source(&error)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                tracing::error!(%error, %cause, batch = count, "commit failed; the batch will be retried by clients");
                 for reply in replies {
                     let _ = reply.send(Err(CommitError::Failed));
                 }

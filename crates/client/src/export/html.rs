@@ -238,7 +238,10 @@ pub(crate) fn render(manifest: &Manifest, extras: &Extras<'_>) -> String {
                         if read {
                             format!("<span class=\"read\">{} ✓</span>", escape(&m.name))
                         } else {
-                            format!("<span class=\"unread\">{} 未读 unread</span>", escape(&m.name))
+                            format!(
+                                "<span class=\"unread\">{} 未读 unread</span>",
+                                escape(&m.name)
+                            )
                         }
                     }
                 }
@@ -279,7 +282,11 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
     if !record.cards.is_empty() {
         html.push_str("<h2>规格确认 Spec sheet</h2>");
         for card in &record.cards {
-            let _ = write!(html, "<div class=\"card\"><b>{}</b><ol>", escape(&card.item));
+            let _ = write!(
+                html,
+                "<div class=\"card\"><b>{}</b><ol>",
+                escape(&card.item)
+            );
             for revision in &card.revisions {
                 let state = format!("{:?}", revision.state).to_lowercase();
                 let _ = write!(

@@ -188,7 +188,9 @@ fn write_into(gathered: &mut Gathered, target: &Path, format: ExportFormat) -> R
     let mut file_bytes = 0;
     for (path, source) in &gathered.sources {
         let mut original = File::open(source).map_err(context(path))?;
-        file_bytes += sink.add(path, &mut original, false).map_err(context(path))?;
+        file_bytes += sink
+            .add(path, &mut original, false)
+            .map_err(context(path))?;
     }
     let rendering = html::render(
         &gathered.manifest,
@@ -316,11 +318,20 @@ mod tests {
     #[test]
     fn file_paths_keep_the_name_but_nothing_that_escapes() {
         let sha = "ab12cd34ef56aa00000000000000000000000000000000000000000000000000";
-        assert_eq!(file_path(sha, "样品 照片.jpg"), "files/ab12cd34ef56-样品 照片.jpg");
+        assert_eq!(
+            file_path(sha, "样品 照片.jpg"),
+            "files/ab12cd34ef56-样品 照片.jpg"
+        );
         assert_eq!(file_path(sha, "../../x"), "files/ab12cd34ef56-_.._x");
         assert_eq!(file_path(sha, "..."), "files/ab12cd34ef56");
         assert_eq!(file_path(sha, "a\0b:c"), "files/ab12cd34ef56-a_b_c");
-        for name in ["样品 照片.jpg", "../../x", "...", "a\0b:c", &"长".repeat(400)] {
+        for name in [
+            "样品 照片.jpg",
+            "../../x",
+            "...",
+            "a\0b:c",
+            &"长".repeat(400),
+        ] {
             let path = file_path(sha, name);
             assert!(export::is_safe_file_path(&path), "{path}");
             assert!(path.len() < 255);

@@ -46,7 +46,10 @@ impl SqliteStore {
         let linked = link_unchained(&mut tx).await?;
         tx.commit().await?;
         if linked > 0 {
-            tracing::info!(messages = linked, "linked stored messages into their hash chains");
+            tracing::info!(
+                messages = linked,
+                "linked stored messages into their hash chains"
+            );
         }
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -81,7 +84,9 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
         txn_id: TxnId(row.try_get("txn_id")?),
         body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         sent_at: row.try_get("sent_at")?,
-        chain: row.try_get::<Option<String>, _>("chain")?.unwrap_or_default(),
+        chain: row
+            .try_get::<Option<String>, _>("chain")?
+            .unwrap_or_default(),
     })
 }
 
@@ -305,7 +310,7 @@ async fn load_order_record(
     // The WHERE clause repeats the partial index `messages_order_record` word for word.
     let rows = sqlx::query(
         "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.device_id, m.txn_id, m.body,
-                m.sent_at, s.role
+                m.sent_at, m.chain, s.role
          FROM messages m JOIN members s ON s.id = m.sender_id
          WHERE m.conversation_id = ? AND json_extract(body, '$.kind') IN
             ('confirmation_request', 'confirmation_answer', 'stage_change', 'progress_update', 'shipment', 'order_edit')
