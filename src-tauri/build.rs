@@ -36,6 +36,8 @@ const COMMANDS: &[&str] = &[
     "send_order_message",
     "create_order",
     "search",
+    "chain_status",
+    "export_record",
     "remind",
     "set_muted",
     "notification_settings",

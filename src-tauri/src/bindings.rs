@@ -28,6 +28,9 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crate::commands::NewOrder::export_all_to(dir)?;
     satchel_client::SearchQuery::export_all_to(dir)?;
     satchel_client::SearchHit::export_all_to(dir)?;
+    crate::commands::ChainStatus::export_all_to(dir)?;
+    satchel_client::export::ExportSummary::export_all_to(dir)?;
+    satchel_client::export::ExportFormat::export_all_to(dir)?;
     Ok(())
 }
 

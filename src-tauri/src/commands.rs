@@ -526,3 +526,95 @@ pub async fn search(
 ) -> UiResult<Vec<satchel_client::SearchHit>> {
     Ok(shell.engine.search(&query).await?)
 }
+
+/// Where a conversation's hash chain stands on this device: how far it is verified,
+/// the record's fingerprint (the last verified link, which both sides can compare), and
+/// any breaks found.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+pub struct ChainStatus {
+    pub verified_seq: Seq,
+    pub head: String,
+    pub alarms: Vec<satchel_client::ChainAlarm>,
+}
+
+#[tauri::command]
+pub async fn chain_status(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+) -> UiResult<ChainStatus> {
+    let (verified_seq, head) = shell.engine.local().verified_head(conversation_id).await?;
+    let alarms = shell.engine.chain_alarms(Some(conversation_id)).await?;
+    Ok(ChainStatus {
+        verified_seq,
+        head,
+        alarms,
+    })
+}
+
+/// Exports a conversation's record: asks where (a ZIP file, or a folder to create the
+/// record folder in), then writes it. `None` if the user cancelled.
+///
+/// `SATCHEL_EXPORT_DIR` skips the question and writes into that folder under the
+/// suggested name: the end-to-end tests use it, because WebDriver cannot answer a
+/// native file dialog.
+#[tauri::command]
+pub async fn export_record(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    format: satchel_client::export::ExportFormat,
+) -> UiResult<Option<satchel_client::export::ExportSummary>> {
+    use satchel_client::export::ExportFormat;
+    let conversation = shell
+        .engine
+        .local()
+        .conversation(conversation_id)
+        .await?
+        .ok_or_else(|| UiError::new("not_found", "no such conversation"))?;
+    let today = chrono::Local::now().format("%Y-%m-%d");
+    let base = conversation
+        .order_number
+        .clone()
+        .unwrap_or_else(|| conversation.title.clone());
+    let base: String = base
+        .chars()
+        .map(|c| if "/\\:*?\"<>|".contains(c) || c.is_control() { '_' } else { c })
+        .collect();
+    let suggested = match format {
+        ExportFormat::Zip => format!("{base} 记录 record {today}.zip"),
+        ExportFormat::Folder => format!("{base} 记录 record {today}"),
+    };
+    let destination = match std::env::var_os("SATCHEL_EXPORT_DIR") {
+        Some(dir) => Some(std::path::PathBuf::from(dir).join(&suggested)),
+        None => {
+            let dialog_app = app.clone();
+            let name = suggested.clone();
+            tokio::task::spawn_blocking(move || match format {
+                ExportFormat::Zip => dialog_app
+                    .dialog()
+                    .file()
+                    .add_filter("ZIP", &["zip"])
+                    .set_file_name(name)
+                    .blocking_save_file()
+                    .and_then(|p| p.into_path().ok()),
+                ExportFormat::Folder => dialog_app
+                    .dialog()
+                    .file()
+                    .blocking_pick_folder()
+                    .and_then(|p| p.into_path().ok())
+                    .map(|parent| parent.join(name)),
+            })
+            .await
+            .map_err(|e| UiError::new("internal", e.to_string()))?
+        }
+    };
+    let Some(destination) = destination else {
+        return Ok(None);
+    };
+    Ok(Some(
+        shell
+            .engine
+            .export_order(conversation_id, &destination, format)
+            .await?,
+    ))
+}

@@ -9,7 +9,7 @@ use ts_rs::TS;
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct UiError {
     /// `not_signed_in`, `network`, `server:<code>`, `invalid`, `file`, `not_found`,
-    /// `order_rule`, `profile_locked`, `profile_belongs_to_another`, `not_focused`, `host`, `internal`.
+    /// `order_rule`, `export`, `profile_locked`, `profile_belongs_to_another`, `not_focused`, `host`, `internal`.
     pub code: String,
     pub message: String,
     /// For `order_rule`: which rule, with what it names, so the UI can say it in the
@@ -44,6 +44,7 @@ impl From<EngineError> for UiError {
             EngineError::Invalid(_) => "invalid".to_owned(),
             EngineError::OrderRule(_) => "order_rule".to_owned(),
             EngineError::File(_) => "file".to_owned(),
+            EngineError::Export(_) => "export".to_owned(),
             EngineError::NotFound(_) => "not_found".to_owned(),
             EngineError::ProfileLocked(_) => "profile_locked".to_owned(),
             EngineError::ProfileBelongsToAnother { .. } => "profile_belongs_to_another".to_owned(),

@@ -122,6 +122,8 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::send_order_message,
             commands::create_order,
             commands::search,
+            commands::chain_status,
+            commands::export_record,
             commands::remind,
             commands::set_muted,
             commands::notification_settings,

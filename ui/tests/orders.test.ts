@@ -48,6 +48,7 @@ function order(id: number, org: number, info: Partial<OrderInfo>): ConversationS
     last_message: null,
     muted: false,
     next_deadline: null,
+    chain_alarms: 0,
   };
 }
 

@@ -49,6 +49,8 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     sendOrderMessage: vi.fn(),
     createOrder: vi.fn(),
     search: vi.fn(async () => []),
+    chainStatus: vi.fn(async () => ({ verified_seq: 0, head: '0'.repeat(64), alarms: [] })),
+    exportRecord: vi.fn(async () => null),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),
     notificationSettings: vi.fn(async () => ({ quiet_hours: null, deadline_lead_minutes: 60 })),
@@ -66,6 +68,7 @@ function summary(id: number, members: number[], kind: 'order' | 'direct' | 'grou
     last_message: null,
     muted: false,
     next_deadline: null,
+    chain_alarms: 0,
   };
 }
 
@@ -230,6 +233,46 @@ describe('notifications in the app', () => {
     app.open({ conversation_id: 1, seq: 4 });
     expect(app.activeId).toBe(1);
     expect(app.jumpTo).toEqual({ conversationId: 1, seq: 4 });
+  });
+});
+
+describe('the record of the open conversation', () => {
+  function signedIn(backend: Backend) {
+    const app = new AppState(backend);
+    app.conversations = [summary(1, [1, 2])];
+    app.session = {
+      account: { server_url: 'http://x', member: member(1, '王丽'), workspace: { name: 'F' } },
+    } as unknown as AppState['session'];
+    return app;
+  }
+
+  it('re-reads the chain status when an alarm arrives for it, not for others', async () => {
+    const alarm = { conversation_id: 1, seq: 2, message_id: 7, problem: 'mismatch' as const, detail: 'x', detected_at: 1 };
+    const chainStatus = vi
+      .fn()
+      .mockResolvedValueOnce({ verified_seq: 3, head: 'a'.repeat(64), alarms: [] })
+      .mockResolvedValue({ verified_seq: 3, head: 'a'.repeat(64), alarms: [alarm] });
+    const app = signedIn(fakeBackend({ chainStatus }));
+    app.select(1);
+    await vi.waitFor(() => expect(app.chain?.verified_seq).toBe(3));
+    await app.apply({ changes: [{ type: 'chain_alarm', conversation_id: 9 }], reload: false });
+    expect(chainStatus).toHaveBeenCalledTimes(1);
+    await app.apply({ changes: [{ type: 'chain_alarm', conversation_id: 1 }], reload: false });
+    expect(app.chain?.alarms).toEqual([alarm]);
+  });
+
+  it('keeps what an export wrote, and why an export failed', async () => {
+    const done = { path: '/tmp/TB-001.zip', messages: 12, files: 3, file_bytes: 100, head_seq: 12, head: 'b'.repeat(64) };
+    const exportRecord = vi.fn().mockResolvedValueOnce(done).mockRejectedValueOnce({ code: 'export', message: 'exists already' });
+    const app = signedIn(fakeBackend({ exportRecord }));
+    app.select(1);
+    await app.exportRecord('zip');
+    expect(exportRecord).toHaveBeenCalledWith(1, 'zip');
+    expect(app.lastExport).toEqual(done);
+    expect(app.exporting).toBeNull();
+    await app.exportRecord('folder');
+    expect(app.error?.code).toBe('export');
+    expect(app.exporting).toBeNull();
   });
 });
 

@@ -26,6 +26,9 @@ import type { SearchHit } from './bindings/SearchHit';
 import type { SearchQuery } from './bindings/SearchQuery';
 import type { Conversation } from './bindings/Conversation';
 import type { MessageBody } from './bindings/MessageBody';
+import type { ChainStatus } from './bindings/ChainStatus';
+import type { ExportFormat } from './bindings/ExportFormat';
+import type { ExportSummary } from './bindings/ExportSummary';
 
 export type {
   ChangeEvent,
@@ -56,7 +59,8 @@ export type { OrderInfo } from './bindings/OrderInfo';
 export type { Side } from './bindings/Side';
 export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
-export type { Conversation, MessageBody };
+export type { Conversation, MessageBody, ChainStatus, ExportFormat, ExportSummary };
+export type { ChainAlarm } from './bindings/ChainAlarm';
 export type { ConnectionState } from './bindings/ConnectionState';
 export type { AttachmentRef } from './bindings/AttachmentRef';
 export type { HostInfo } from './bindings/HostInfo';
@@ -120,6 +124,10 @@ export interface Backend {
   createOrder(order: NewOrder): Promise<Conversation>;
   /** Full-text search of the local history. */
   search(query: SearchQuery): Promise<SearchHit[]>;
+  /** How far this device has verified a conversation's hash chain, and any breaks. */
+  chainStatus(conversationId: number): Promise<ChainStatus>;
+  /** Asks where, then exports the record; null if the user cancelled. */
+  exportRecord(conversationId: number, format: ExportFormat): Promise<ExportSummary | null>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -187,6 +195,8 @@ export const tauriBackend: Backend = {
   sendOrderMessage: (conversationId, body) => invoke('send_order_message', { conversationId, body }),
   createOrder: (order) => invoke('create_order', { order }),
   search: (query) => invoke('search', { query }),
+  chainStatus: (conversationId) => invoke('chain_status', { conversationId }),
+  exportRecord: (conversationId, format) => invoke('export_record', { conversationId, format }),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

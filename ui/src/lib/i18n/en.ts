@@ -277,6 +277,20 @@ export default {
     here: 'This conversation only',
     kind: { all: 'All kinds', photos: 'Photos', files: 'Files', confirmations: 'Confirmations' },
   },
+  record: {
+    title: 'Record & evidence',
+    fingerprint: 'Record fingerprint',
+    fingerprintHint: 'If both sides see the same fingerprint, both hold exactly the same history (up to message {{seq}})',
+    verifying: 'Verifying…',
+    exportZip: 'Export ZIP',
+    exportFolder: 'Export folder',
+    exporting: 'Exporting…',
+    exported: 'Exported {{messages}} messages and {{files}} files: {{path}}',
+    alarmTitle: 'History failed verification',
+    alarmBody: 'The server’s history does not match its hash chain: message {{seqs}} was changed after it was sent. Do not rely on the server’s version; contact your administrator.',
+    details: 'Details',
+    problems: { mismatch: 'content does not match its link', missing: 'link missing', rewritten: 'the server rewrote a message already received' },
+  },
   roles: { admin: 'Admin', staff: 'Staff', customer: 'Customer' },
   errors: {
     order_rule: 'Not allowed by the order: {{message}}',
@@ -294,5 +308,6 @@ export default {
     profile_belongs_to_another: 'This profile belongs to another account; use another profile',
     host: 'Could not host the server on this computer',
     file: 'The file could not be read',
+    export: 'Export failed: {{message}}',
   },
 };

@@ -277,6 +277,20 @@ export default {
     here: '仅当前会话',
     kind: { all: '全部类型', photos: '照片', files: '文件', confirmations: '确认项' },
   },
+  record: {
+    title: '记录与证据',
+    fingerprint: '记录指纹',
+    fingerprintHint: '双方看到的指纹一致，说明双方的聊天记录完全相同（第 {{seq}} 条为止）',
+    verifying: '正在校验…',
+    exportZip: '导出 ZIP',
+    exportFolder: '导出文件夹',
+    exporting: '正在导出…',
+    exported: '已导出 {{messages}} 条消息、{{files}} 个文件：{{path}}',
+    alarmTitle: '记录校验失败',
+    alarmBody: '服务器上的聊天记录与哈希链不符：第 {{seqs}} 条消息在发送后被改动过。请勿以服务器上的版本为准，并联系管理员。',
+    details: '详情',
+    problems: { mismatch: '内容与链接不符', missing: '缺少链接', rewritten: '服务器改写了已收到的消息' },
+  },
   roles: { admin: '管理员', staff: '员工', customer: '客户' },
   errors: {
     order_rule: '订单规则不允许：{{message}}',
@@ -294,5 +308,6 @@ export default {
     profile_belongs_to_another: '此配置文件属于其他账号，请使用另一个配置文件',
     host: '无法在本机托管服务器',
     file: '文件无法读取',
+    export: '导出失败：{{message}}',
   },
 };

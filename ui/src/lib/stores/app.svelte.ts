@@ -4,10 +4,13 @@
 import {
   asUiError,
   type Backend,
+  type ChainStatus,
   type Change,
   type ChangeEvent,
   type ConnectionState,
   type ConversationSummary,
+  type ExportFormat,
+  type ExportSummary,
   type InAppNotification,
   type Member,
   type MessageBody,
@@ -89,6 +92,11 @@ export class AppState {
   searchHits: SearchHit[] = $state([]);
   searchFilters: SearchFilters = $state({ kind: null, here: false, order: 'newest', from: null });
   private searchRun = 0;
+  /** How far the open conversation's hash chain is verified here, and any breaks. */
+  chain: ChainStatus | null = $state(null);
+  /** An export running (its format) and the last one finished. */
+  exporting: ExportFormat | null = $state(null);
+  lastExport: ExportSummary | null = $state(null);
 
   constructor(readonly backend: Backend) {}
 
@@ -212,8 +220,11 @@ export class AppState {
     this.timeline = summary && this.me ? new Timeline(this.backend, summary.conversation, this.me.id) : null;
     this.orderRecord = null;
     this.cardDraft = null;
+    this.chain = null;
+    this.lastExport = null;
     void this.timeline?.load();
     void this.reloadOrderRecord();
+    void this.reloadChain();
     void this.backend.openConversation(id);
   }
 
@@ -248,6 +259,33 @@ export class AppState {
     }
     const record = await this.backend.orderRecord(id);
     if (this.activeId === id) this.orderRecord = record;
+  }
+
+  /** Re-reads where the open conversation's hash chain stands. */
+  async reloadChain() {
+    const id = this.activeId;
+    if (id === null) {
+      this.chain = null;
+      return;
+    }
+    const status = await this.backend.chainStatus(id);
+    if (this.activeId === id) this.chain = status;
+  }
+
+  /** Exports the open conversation's record (asking where); errors land in `error`. */
+  async exportRecord(format: ExportFormat) {
+    const id = this.activeId;
+    if (id === null || this.exporting) return;
+    this.error = null;
+    this.exporting = format;
+    try {
+      const summary = await this.backend.exportRecord(id, format);
+      if (summary && this.activeId === id) this.lastExport = summary;
+    } catch (e) {
+      this.error = asUiError(e);
+    } finally {
+      this.exporting = null;
+    }
   }
 
   /**
@@ -302,6 +340,9 @@ export class AppState {
       }
       if (reload || conversations || event.changes.some((c) => c.type === 'messages' && c.conversation_id === id)) {
         work.push(this.reloadOrderRecord());
+      }
+      if (reload || event.changes.some((c) => (c.type === 'messages' || c.type === 'chain_alarm') && c.conversation_id === id)) {
+        work.push(this.reloadChain());
       }
     }
     await Promise.all(work);

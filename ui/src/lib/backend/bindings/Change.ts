@@ -5,4 +5,4 @@ import type { ConversationId } from "./ConversationId";
 /**
  * Something the UI should re-read. Emitted in batches after each local commit.
  */
-export type Change = { "type": "conversations" } | { "type": "messages", conversation_id: ConversationId, } | { "type": "receipts", conversation_id: ConversationId, } | { "type": "outbox" } | { "type": "connection", state: ConnectionState, } | { "type": "watched_folders" } | { "type": "reminders", conversation_id: ConversationId, } | { "type": "transfer", sha256: string, done: number, total: number, bytes_per_sec: number, eta_ms: number, };
+export type Change = { "type": "conversations" } | { "type": "messages", conversation_id: ConversationId, } | { "type": "receipts", conversation_id: ConversationId, } | { "type": "outbox" } | { "type": "connection", state: ConnectionState, } | { "type": "watched_folders" } | { "type": "chain_alarm", conversation_id: ConversationId, } | { "type": "reminders", conversation_id: ConversationId, } | { "type": "transfer", sha256: string, done: number, total: number, bytes_per_sec: number, eta_ms: number, };

@@ -18,4 +18,8 @@ muted: boolean,
  * The earliest deadline, not yet passed, of a message from others that this profile
  * has not read.
  */
-next_deadline: number | null, };
+next_deadline: number | null, 
+/**
+ * Breaks found in this conversation's hash chain (see [`crate::integrity`]).
+ */
+chain_alarms: number, };

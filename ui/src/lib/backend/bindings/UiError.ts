@@ -7,7 +7,7 @@ import type { OrderRuleError } from "./OrderRuleError";
 export type UiError = { 
 /**
  * `not_signed_in`, `network`, `server:<code>`, `invalid`, `file`, `not_found`,
- * `order_rule`, `profile_locked`, `profile_belongs_to_another`, `not_focused`, `host`, `internal`.
+ * `order_rule`, `export`, `profile_locked`, `profile_belongs_to_another`, `not_focused`, `host`, `internal`.
  */
 code: string, message: string, 
 /**
