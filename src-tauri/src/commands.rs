@@ -578,7 +578,13 @@ pub async fn export_record(
         .unwrap_or_else(|| conversation.title.clone());
     let base: String = base
         .chars()
-        .map(|c| if "/\\:*?\"<>|".contains(c) || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if "/\\:*?\"<>|".contains(c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let suggested = match format {
         ExportFormat::Zip => format!("{base} 记录 record {today}.zip"),

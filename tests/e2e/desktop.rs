@@ -154,6 +154,8 @@ impl Desktop {
     ) -> anyhow::Result<App> {
         let data_dir = data_dir.to_owned();
         std::fs::create_dir_all(&data_dir)?;
+        let exports = self.artifacts.join(format!("{name}-exports"));
+        std::fs::create_dir_all(&exports)?;
         let (port, native_port) = (free_port()?, free_port()?);
         let driver = self
             .command(which("tauri-driver")?)
@@ -167,6 +169,8 @@ impl Desktop {
             .env("SATCHEL_DATA_DIR", &data_dir)
             // No keychain daemon runs on the test desktop; keep tokens in the profile.
             .env("SATCHEL_TOKEN_FILE", "1")
+            // WebDriver cannot answer a native save dialog: exports go here instead.
+            .env("SATCHEL_EXPORT_DIR", &exports)
             .env("RUST_LOG", "info,tao=warn,wry=warn")
             .env(
                 "SATCHEL_LOG_FILE",

@@ -13,6 +13,7 @@ mod desktop;
 
 use std::time::Duration;
 
+use anyhow::Context;
 use desktop::{App, Desktop};
 use satchel_test_support::{init_workspace, sqlite_url, ServerProcess, Workspace, PASSWORD};
 use sha2::{Digest, Sha256};
@@ -487,6 +488,66 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             vec![],
         )
         .await?;
+
+    // Evidence: both sides hold the same record (the same fingerprint), and the staff
+    // member exports it as one ZIP file that verifies offline.
+    let head_of = |app: &App| {
+        let client = app.client.clone();
+        async move {
+            client
+                .execute(
+                    "return document.querySelector('[data-testid=fingerprint]')?.dataset.head ?? null",
+                    vec![],
+                )
+                .await
+        }
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (a, b) = (head_of(&staff).await?, head_of(&client).await?);
+        if a == b && a.is_string() {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the two sides show different record fingerprints: {a} / {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    staff.click("[data-testid=export-zip]").await?;
+    staff.wait_for("[data-testid=export-done]", WAIT).await?;
+    staff.screenshot("record-exported").await?;
+    let exports = desktop.artifacts.join("staff-exports");
+    let zip = std::fs::read_dir(&exports)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .context("no ZIP file in the export folder")?;
+    let report = satchel_client::export::verify(&zip, &Default::default())?;
+    anyhow::ensure!(
+        report.is_valid(),
+        "the export does not verify: {:?}",
+        report.problems
+    );
+
+    // Someone edits a message in the server's database. The customer's app notices
+    // when the server presents the altered copy (its export fetches the history
+    // again) and says so in red.
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&sqlite_url(server_dir.path())).await?;
+        sqlx::query(
+            "UPDATE messages SET body = json_set(body, '$.text', json_extract(body, '$.text') || '（已改）')
+             WHERE id = (SELECT id FROM messages WHERE conversation_id = ? AND json_extract(body, '$.kind') = 'text' ORDER BY seq LIMIT 1)",
+        )
+        .bind(workspace.order_b.id.0)
+        .execute(&mut db)
+        .await?;
+    }
+    client.click("[data-testid=export-zip]").await?;
+    client.wait_for("[data-testid=chain-alarm]", WAIT).await?;
+    client.wait_for("[data-testid=row-alarm]", WAIT).await?;
+    client.screenshot("chain-alarm").await?;
 
     // The smallest screen it must still work on.
     client

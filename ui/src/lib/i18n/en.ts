@@ -281,6 +281,7 @@ export default {
     title: 'Record & evidence',
     fingerprint: 'Record fingerprint',
     fingerprintHint: 'If both sides see the same fingerprint, both hold exactly the same history (up to message {{seq}})',
+    copy: 'Copy',
     verifying: 'Verifying…',
     exportZip: 'Export ZIP',
     exportFolder: 'Export folder',

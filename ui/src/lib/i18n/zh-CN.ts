@@ -281,6 +281,7 @@ export default {
     title: '记录与证据',
     fingerprint: '记录指纹',
     fingerprintHint: '双方看到的指纹一致，说明双方的聊天记录完全相同（第 {{seq}} 条为止）',
+    copy: '复制',
     verifying: '正在校验…',
     exportZip: '导出 ZIP',
     exportFolder: '导出文件夹',
