@@ -55,6 +55,34 @@ fn stage_label(stage: Stage) -> &'static str {
     }
 }
 
+/// A spec-sheet item in both languages; items people typed themselves stay as typed.
+fn item_label(item: &str) -> String {
+    let zh = match item {
+        "material" => "材质",
+        "colour" => "颜色",
+        "hardware" => "五金",
+        "zipper" => "拉链",
+        "stitching" => "车线",
+        "lining" => "里布",
+        "size" => "尺寸",
+        "interior" => "内部结构",
+        "logo" => "Logo 工艺",
+        "packaging" => "包装",
+        "delivery_date" => "交货日期",
+        "shipping_method" => "运输方式",
+        _ => return escape(item),
+    };
+    format!("{zh} {}", item.replace('_', " "))
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "管理员 admin",
+        Role::Staff => "员工 staff",
+        Role::Customer => "客户 customer",
+    }
+}
+
 fn state_label(state: CardState) -> &'static str {
     match state {
         CardState::Proposed => "待确认 Proposed",
@@ -263,7 +291,7 @@ pub(crate) fn render(manifest: &Manifest, extras: &Extras<'_>) -> String {
             html,
             "<tr><th>{}</th><td>{}</td></tr>",
             escape(&m.name),
-            m.role.as_str()
+            role_label(m.role)
         );
     }
     html.push_str("</table>");
@@ -285,7 +313,7 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
             let _ = write!(
                 html,
                 "<div class=\"card\"><b>{}</b><ol>",
-                escape(&card.item)
+                item_label(&card.item)
             );
             for revision in &card.revisions {
                 let state = format!("{:?}", revision.state).to_lowercase();
@@ -457,7 +485,7 @@ fn render_body(
             let _ = write!(
                 html,
                 "<div class=\"card\">确认项 Proposal · <b>{}</b>: {}{}</div>",
-                escape(item),
+                item_label(item),
                 escape(value),
                 if refs.is_empty() {
                     String::new()
