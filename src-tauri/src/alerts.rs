@@ -629,37 +629,6 @@ impl Alerts {
     }
 }
 
-/// A spec item's name as people at the factory say it.
-fn item_name(item: &str) -> String {
-    let zh = match order::item_key(item).as_str() {
-        "material" => "材质",
-        "colour" => "颜色",
-        "hardware" => "五金",
-        "zipper" => "拉链",
-        "stitching" => "车线",
-        "lining" => "里布",
-        "size" => "尺寸",
-        "interior" => "内部结构",
-        "logo" => "Logo 工艺",
-        "packaging" => "包装",
-        "delivery_date" => "交期",
-        "shipping_method" => "运输方式",
-        _ => return item.to_owned(),
-    };
-    format!("{zh} {}", item.replace('_', " "))
-}
-
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Inquiry => "询价 Inquiry",
-        Stage::Sample => "打样 Sample",
-        Stage::Production => "大货 Production",
-        Stage::QcPacking => "验货包装 QC",
-        Stage::Shipping => "出货 Shipping",
-        Stage::Done => "完成 Done",
-    }
-}
-
 /// A message as one notification line: order messages say what happened to which
 /// item ("已确认 Approved · 颜色 colour: 浅棕"), others their summary.
 async fn describe(engine: &Engine, body: &MessageBody) -> String {
@@ -677,7 +646,7 @@ async fn describe(engine: &Engine, body: &MessageBody) -> String {
             let what = match engine.local().message(*request).await {
                 Ok(Some(m)) => match m.body {
                     MessageBody::ConfirmationRequest { item, value, .. } => {
-                        format!(" · {}: {value}", item_name(&item))
+                        format!(" · {}: {value}", order::item_display(&item))
                     }
                     _ => String::new(),
                 },
@@ -691,7 +660,10 @@ async fn describe(engine: &Engine, body: &MessageBody) -> String {
             format!("{verdict}{what}{comment}")
         }
         MessageBody::ConfirmationRequest { item, value, .. } => {
-            format!("请确认 Please confirm · {}: {value}", item_name(item))
+            format!(
+                "请确认 Please confirm · {}: {value}",
+                order::item_display(item)
+            )
         }
         MessageBody::StageChange { from, to, .. }
             if *to == Stage::Done && *from == Stage::Shipping =>
@@ -699,7 +671,7 @@ async fn describe(engine: &Engine, body: &MessageBody) -> String {
             "已确认收货 Receipt confirmed".to_owned()
         }
         MessageBody::StageChange { from, to, .. } => {
-            format!("{} → {}", stage_name(*from), stage_name(*to))
+            format!("{} → {}", from.display(), to.display())
         }
         MessageBody::ProgressUpdate { text, .. } => format!("进度 Progress: {text}"),
         MessageBody::Shipment {

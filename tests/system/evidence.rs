@@ -133,8 +133,15 @@ async fn verified_to_end(engine: &Engine, conversation: ConversationId) -> (Seq,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_client_checks_every_link_as_it_syncs() {
+/// A server with the seeded workspace, and running engines for staff member wang and
+/// customer alice (profile folders 0 and 1; 2 and 3 are spare).
+async fn two_sides() -> (
+    TestServer,
+    Workspace,
+    Vec<tempfile::TempDir>,
+    Engine,
+    Engine,
+) {
     let server = TestServer::start().await.unwrap();
     let ws = Workspace::seed(&server.url()).await.unwrap();
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -144,6 +151,12 @@ async fn every_client_checks_every_link_as_it_syncs() {
         .unwrap();
     wang.start().await.unwrap();
     alice.start().await.unwrap();
+    (server, ws, dirs, wang, alice)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_checks_every_link_as_it_syncs() {
+    let (server, ws, dirs, wang, alice) = two_sides().await;
     converse(&wang, &alice, ws.order_a.id, dirs[3].path()).await;
 
     // The server's links follow the documented rule from the first message on.
@@ -403,15 +416,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exported_record_verifies_offline_and_every_change_to_it_is_named() {
-    let server = TestServer::start().await.unwrap();
-    let ws = Workspace::seed(&server.url()).await.unwrap();
-    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let wang = engine(dirs[0].path(), &server.url(), "wang").await.unwrap();
-    let alice = engine(dirs[1].path(), &server.url(), "alice")
-        .await
-        .unwrap();
-    wang.start().await.unwrap();
-    alice.start().await.unwrap();
+    let (_server, ws, dirs, wang, alice) = two_sides().await;
     let original = converse(&wang, &alice, ws.order_a.id, dirs[3].path()).await;
     let head = verified_to_end(&alice, ws.order_a.id).await;
     let scratch = dirs[2].path();

@@ -1293,7 +1293,8 @@ impl LocalDb {
             until: query.until,
             kinds,
         };
-        let mut found = match walk_by_time(&mut conn, &expression, &needles, &filters, pool).await? {
+        let mut found = match walk_by_time(&mut conn, &expression, &needles, &filters, pool).await?
+        {
             Some(found) => found,
             None => scan_candidates(&mut conn, &expression, &needles, &filters, pool).await?,
         };
@@ -1815,6 +1816,21 @@ struct Filters {
     kinds: Option<String>,
 }
 
+impl Filters {
+    /// Binds the filters as parameters ?2–?6 of [`FILTER_SQL`].
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+        query
+            .bind(self.conversation)
+            .bind(self.sender)
+            .bind(self.from)
+            .bind(self.until)
+            .bind(self.kinds.as_deref())
+    }
+}
+
 /// The filters as SQL over `messages m`, with parameters ?2–?6.
 const FILTER_SQL: &str = "(?2 IS NULL OR m.conversation_id = ?2)
                AND (?3 IS NULL OR m.sender_id = ?3)
@@ -1865,16 +1881,13 @@ async fn walk_by_time(
     let mut below = filters
         .until
         .map_or(i64::MAX, |u| u.saturating_mul(KEY_SLOTS));
-    let floor = filters.from.map_or(i64::MIN, |f| f.saturating_mul(KEY_SLOTS));
+    let floor = filters
+        .from
+        .map_or(i64::MIN, |f| f.saturating_mul(KEY_SLOTS));
     let mut found = Found::new();
     for _ in 0..WALK_STEPS {
-        let rows = sqlx::query(&sql)
-            .bind(expression)
-            .bind(filters.conversation)
-            .bind(filters.sender)
-            .bind(filters.from)
-            .bind(filters.until)
-            .bind(filters.kinds.as_deref())
+        let rows = filters
+            .bind(sqlx::query(&sql).bind(expression))
             .bind(below)
             .bind(floor)
             .bind(WALK_BATCH)
@@ -1915,13 +1928,8 @@ async fn scan_candidates(
          ORDER BY m.sent_at DESC, m.local_id DESC"
     );
     let mut found = Found::new();
-    let mut rows = sqlx::query(&sql)
-        .bind(expression)
-        .bind(filters.conversation)
-        .bind(filters.sender)
-        .bind(filters.from)
-        .bind(filters.until)
-        .bind(filters.kinds.as_deref())
+    let mut rows = filters
+        .bind(sqlx::query(&sql).bind(expression))
         .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         keep(&row, needles, &mut found)?;

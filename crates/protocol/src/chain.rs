@@ -50,7 +50,21 @@ pub struct Chained<'a> {
     pub body_json: &'a str,
 }
 
-impl Chained<'_> {
+impl<'a> Chained<'a> {
+    /// The chained fields of `message`, with its body as the JSON text `body_json`.
+    pub fn of(message: &'a Message, body_json: &'a str) -> Chained<'a> {
+        Chained {
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            id: message.id,
+            sender_id: message.sender_id,
+            sender_device: message.sender_device.as_str(),
+            txn_id: message.txn_id.as_str(),
+            sent_at: message.sent_at,
+            body_json,
+        }
+    }
+
     /// The link of this message, given the link of the one before it.
     pub fn link(&self, previous: &str) -> String {
         let mut hasher = Sha256::new();
@@ -88,17 +102,7 @@ pub fn body_json(body: &MessageBody) -> String {
 /// The link `message` should carry, given the link of the message before it.
 pub fn link_of(message: &Message, previous: &str) -> String {
     let body = body_json(&message.body);
-    Chained {
-        conversation_id: message.conversation_id,
-        seq: message.seq,
-        id: message.id,
-        sender_id: message.sender_id,
-        sender_device: message.sender_device.as_str(),
-        txn_id: message.txn_id.as_str(),
-        sent_at: message.sent_at,
-        body_json: &body,
-    }
-    .link(previous)
+    Chained::of(message, &body).link(previous)
 }
 
 /// Whether `s` looks like a link: 64 lower-case hex digits.

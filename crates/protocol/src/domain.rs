@@ -118,6 +118,20 @@ pub enum Stage {
     Done,
 }
 
+impl Stage {
+    /// The stage in Chinese and English, for notifications and exported records.
+    pub fn display(self) -> &'static str {
+        match self {
+            Stage::Inquiry => "询价 Inquiry",
+            Stage::Sample => "打样 Sample",
+            Stage::Production => "大货生产 Production",
+            Stage::QcPacking => "验货包装 QC & packing",
+            Stage::Shipping => "出货 Shipping",
+            Stage::Done => "完成 Done",
+        }
+    }
+}
+
 /// A conversation and who is in it.
 ///
 /// Invariant kept by the server: every customer member belongs to `org_id`, so a

@@ -146,6 +146,29 @@ pub fn item_key(item: &str) -> String {
     item.trim().to_lowercase()
 }
 
+/// A spec item as people at the factory and the customer say it: the standard items in
+/// Chinese and English ("颜色 colour"), any other item as typed. For notifications and
+/// exported records, which have no UI language to follow.
+pub fn item_display(item: &str) -> String {
+    let key = item_key(item);
+    let zh = match key.as_str() {
+        "material" => "材质",
+        "colour" => "颜色",
+        "hardware" => "五金",
+        "zipper" => "拉链",
+        "stitching" => "车线",
+        "lining" => "里布",
+        "size" => "尺寸",
+        "interior" => "内部结构",
+        "logo" => "Logo 工艺",
+        "packaging" => "包装",
+        "delivery_date" => "交期",
+        "shipping_method" => "运输方式",
+        _ => return item.to_owned(),
+    };
+    format!("{zh} {}", key.replace('_', " "))
+}
+
 /// A tracking page for a carrier's tracking number: the carrier's own page for the
 /// carriers bag factories use most, a universal tracker otherwise.
 pub fn tracking_url(carrier: &str, number: &str) -> String {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Local};
 use satchel_protocol::export::{ExportedFile, Manifest};
-use satchel_protocol::order::{CardState, OrderRecord};
+use satchel_protocol::order::{self, CardState, OrderRecord};
 use satchel_protocol::*;
 
 /// Everything the page shows beyond the manifest.
@@ -42,37 +42,6 @@ pub(crate) fn time(at: UnixMillis) -> String {
                 .to_string()
         })
         .unwrap_or_else(|| at.to_string())
-}
-
-fn stage_label(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Inquiry => "询价 Inquiry",
-        Stage::Sample => "打样 Sample",
-        Stage::Production => "大货生产 Production",
-        Stage::QcPacking => "质检包装 QC & packing",
-        Stage::Shipping => "发货 Shipping",
-        Stage::Done => "完成 Done",
-    }
-}
-
-/// A spec-sheet item in both languages; items people typed themselves stay as typed.
-fn item_label(item: &str) -> String {
-    let zh = match item {
-        "material" => "材质",
-        "colour" => "颜色",
-        "hardware" => "五金",
-        "zipper" => "拉链",
-        "stitching" => "车线",
-        "lining" => "里布",
-        "size" => "尺寸",
-        "interior" => "内部结构",
-        "logo" => "Logo 工艺",
-        "packaging" => "包装",
-        "delivery_date" => "交货日期",
-        "shipping_method" => "运输方式",
-        _ => return escape(item),
-    };
-    format!("{zh} {}", item.replace('_', " "))
 }
 
 fn role_label(role: Role) -> &'static str {
@@ -161,7 +130,7 @@ pub(crate) fn render(manifest: &Manifest, extras: &Extras<'_>) -> String {
         row("客户 Customer", escape(org));
     }
     if let Some(order) = &c.order {
-        row("阶段 Stage", stage_label(order.stage).to_owned());
+        row("阶段 Stage", Stage::display(order.stage).to_owned());
         if let Some(q) = order.quantity {
             row("数量 Quantity", q.to_string());
         }
@@ -313,7 +282,7 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
             let _ = write!(
                 html,
                 "<div class=\"card\"><b>{}</b><ol>",
-                item_label(&card.item)
+                escape(&order::item_display(&card.item))
             );
             for revision in &card.revisions {
                 let state = format!("{:?}", revision.state).to_lowercase();
@@ -365,8 +334,8 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
                 html,
                 "<tr><th>{}</th><td>{} → {} · {}{}</td></tr>",
                 time(step.at),
-                stage_label(step.from),
-                stage_label(step.to),
+                Stage::display(step.from),
+                Stage::display(step.to),
                 name(step.by),
                 if step.reason.is_empty() {
                     String::new()
@@ -485,7 +454,7 @@ fn render_body(
             let _ = write!(
                 html,
                 "<div class=\"card\">确认项 Proposal · <b>{}</b>: {}{}</div>",
-                item_label(item),
+                escape(&order::item_display(item)),
                 escape(value),
                 if refs.is_empty() {
                     String::new()
@@ -521,8 +490,8 @@ fn render_body(
             let _ = write!(
                 html,
                 "<div class=\"card\">阶段 Stage: {} → {}{}</div>",
-                stage_label(*from),
-                stage_label(*to),
+                Stage::display(*from),
+                Stage::display(*to),
                 if reason.is_empty() {
                     String::new()
                 } else {
@@ -539,7 +508,7 @@ fn render_body(
             let _ = write!(
                 html,
                 "<div class=\"card\">进度 Progress ({}){}</div>",
-                stage_label(*stage),
+                Stage::display(*stage),
                 if refs.is_empty() {
                     String::new()
                 } else {

@@ -555,17 +555,7 @@ async fn link_unchained(conn: &mut SqliteConnection) -> Result<u64, StoreError> 
         let message = message_from_row(row)?;
         let previous = previous_link(conn, message.conversation_id, message.seq.0).await?;
         // The stored text is what was committed; hash exactly that.
-        let link = chain::Chained {
-            conversation_id: message.conversation_id,
-            seq: message.seq,
-            id: message.id,
-            sender_id: message.sender_id,
-            sender_device: message.sender_device.as_str(),
-            txn_id: message.txn_id.as_str(),
-            sent_at: message.sent_at,
-            body_json: &body,
-        }
-        .link(&previous);
+        let link = chain::Chained::of(&message, &body).link(&previous);
         sqlx::query("UPDATE messages SET chain = ? WHERE id = ?")
             .bind(&link)
             .bind(message.id.0)
