@@ -56,6 +56,8 @@ pub enum NotificationKind {
     Read,
     Deadline,
     Reminder,
+    /// A conversation's history failed verification.
+    Integrity,
 }
 
 /// One notification as the in-app list keeps it.
@@ -248,6 +250,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, engine: Engine) {
         let mut touched_messages = BTreeSet::new();
         let mut touched_receipts = BTreeSet::new();
         let mut reminders = false;
+        let mut alarmed = BTreeSet::new();
         let mut collect = |batch: &[Change]| {
             for change in batch {
                 match change {
@@ -258,6 +261,9 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, engine: Engine) {
                         touched_receipts.insert(*conversation_id);
                     }
                     Change::Reminders { .. } => reminders = true,
+                    Change::ChainAlarm { conversation_id } => {
+                        alarmed.insert(*conversation_id);
+                    }
                     _ => {}
                 }
             }
@@ -298,6 +304,9 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, engine: Engine) {
                 Ok(more) => notes.extend(more),
                 Err(e) => tracing::warn!(error = %e, "preparing a reminder failed"),
             }
+        }
+        for conversation in alarmed {
+            notes.push(integrity_note(&engine, conversation).await);
         }
         let lead = Duration::from_secs(u64::from(settings.deadline_lead_minutes) * 60);
         match engine
@@ -344,6 +353,37 @@ async fn deliver<R: Runtime>(
     let _ = app.emit_to("main", "notification", &entry);
     if !quiet {
         show(app, &note.title, &note.body, note.conversation, note.seq);
+    }
+}
+
+/// "This conversation's history failed verification", naming the messages.
+async fn integrity_note(engine: &Engine, conversation: ConversationId) -> Note {
+    let title = engine
+        .local()
+        .conversation(conversation)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.title)
+        .unwrap_or_default();
+    let seqs: BTreeSet<i64> = engine
+        .chain_alarms(Some(conversation))
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a.seq.0)
+        .collect();
+    let seqs: Vec<String> = seqs.iter().map(i64::to_string).collect();
+    Note {
+        kind: NotificationKind::Integrity,
+        title: format!("⚠ 记录校验失败 History failed verification · {title}"),
+        body: format!(
+            "服务器上的第 {} 条消息与哈希链不符 Message {} on the server does not match its hash chain",
+            seqs.join("、"),
+            seqs.join(", ")
+        ),
+        conversation: Some(conversation),
+        seq: seqs.first().and_then(|s| s.parse().ok()).map(Seq),
     }
 }
 

@@ -547,6 +547,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client.click("[data-testid=export-zip]").await?;
     client.wait_for("[data-testid=chain-alarm]", WAIT).await?;
     client.wait_for("[data-testid=row-alarm]", WAIT).await?;
+    desktop.wait_for_notification("记录校验失败", WAIT).await?;
     client.screenshot("chain-alarm").await?;
 
     // The smallest screen it must still work on.

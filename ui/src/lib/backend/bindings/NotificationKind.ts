@@ -3,4 +3,4 @@
 /**
  * What a notification is about, for the in-app list's icons and filters.
  */
-export type NotificationKind = "messages" | "read" | "deadline" | "reminder";
+export type NotificationKind = "messages" | "read" | "deadline" | "reminder" | "integrity";
