@@ -60,8 +60,7 @@ async fn main() {
         .await
         .unwrap();
     let index_bytes: i64 = sqlx::query(
-        "SELECT COALESCE(SUM(pgsize), 0) AS bytes FROM dbstat
-         WHERE name LIKE 'search_index%' OR name = 'search_keys' OR name LIKE 'sqlite_autoindex_search_keys%'",
+        "SELECT COALESCE(SUM(pgsize), 0) AS bytes FROM dbstat WHERE name LIKE 'search_index%'",
     )
     .fetch_one(&mut raw)
     .await

@@ -83,6 +83,10 @@ impl LocalMessage {
     }
 }
 
+/// Above this many index candidates a search walks the history newest first; below,
+/// it fetches the candidates by id and sorts them.
+const WALK_ABOVE_CANDIDATES: i64 = 2_000;
+
 /// What to search for, and where.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -1204,8 +1208,8 @@ impl LocalDb {
         let mut total = 0;
         loop {
             let mut tx = self.writer.begin().await?;
-            let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-                "SELECT q.local_id, m.body, COALESCE(m.sent_at, m.created_at) FROM search_queue q
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT q.local_id, m.body FROM search_queue q
                  JOIN messages m ON m.local_id = q.local_id
                  ORDER BY q.local_id LIMIT 5000",
             )
@@ -1219,33 +1223,13 @@ impl LocalDb {
                 tx.commit().await?;
                 return Ok(total);
             }
-            for (local_id, body, at) in &rows {
+            for (local_id, body) in &rows {
                 let body: MessageBody =
                     serde_json::from_str(body).map_err(|e| EngineError::Corrupt(e.to_string()))?;
                 let terms = search::index_terms(&search::searchable_text(&body));
-                let indexed: Option<i64> =
-                    sqlx::query_scalar("SELECT key FROM search_keys WHERE local_id = ?")
-                        .bind(local_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if !terms.is_empty() && indexed.is_none() {
-                    // The next free slot of this millisecond keeps arrival order within it.
-                    let base = at.saturating_mul(KEY_SLOTS);
-                    let last: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(key) FROM search_keys WHERE key >= ? AND key < ?",
-                    )
-                    .bind(base)
-                    .bind(base.saturating_add(KEY_SLOTS))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let key = last.map_or(base, |k| k + 1);
-                    sqlx::query("INSERT INTO search_keys (key, local_id) VALUES (?, ?)")
-                        .bind(key)
-                        .bind(local_id)
-                        .execute(&mut *tx)
-                        .await?;
+                if !terms.is_empty() {
                     sqlx::query("INSERT INTO search_index (rowid, terms) VALUES (?, ?)")
-                        .bind(key)
+                        .bind(local_id)
                         .bind(terms)
                         .execute(&mut *tx)
                         .await?;
@@ -1264,6 +1248,7 @@ impl LocalDb {
     /// `query.limit`. The index narrows the candidates; each is then checked against its
     /// text, so every hit really contains every part of the query.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, EngineError> {
+        use futures_util::TryStreamExt;
         if query.text.chars().count() > search::MAX_QUERY_CHARS {
             return Err(EngineError::Invalid(validate::FieldError {
                 field: "text",
@@ -1286,18 +1271,62 @@ impl LocalDb {
             SearchOrder::Relevance => limit.max(5000),
         };
         let mut conn = self.reader.acquire().await?;
-        let filters = Filters {
-            conversation: query.conversation_id.map(|c| c.0),
-            sender: query.sender.map(|m| m.0),
-            from: query.from,
-            until: query.until,
-            kinds,
+        // The index answers which messages hold every term; the order and the filters
+        // come from `messages`. Many candidates (a common word): walk the history newest
+        // first (`messages_by_time`) with the candidates in a temporary b-tree, which
+        // stops after the first page of hits. Few (a rare word, an order number): fetch
+        // them by id and sort them.
+        let candidates: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM search_index WHERE search_index MATCH ?")
+                .bind(&expression)
+                .fetch_one(&mut *conn)
+                .await?;
+        if candidates == 0 {
+            return Ok(Vec::new());
+        }
+        let walk = if candidates > WALK_ABOVE_CANDIDATES {
+            "INDEXED BY messages_by_time"
+        } else {
+            "NOT INDEXED"
         };
-        let mut found = match walk_by_time(&mut conn, &expression, &needles, &filters, pool).await?
+        let columns = MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM messages m {walk}
+             WHERE m.local_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)
+               AND (?2 IS NULL OR m.conversation_id = ?2)
+               AND (?3 IS NULL OR m.sender_id = ?3)
+               AND (?4 IS NULL OR m.sent_at >= ?4)
+               AND (?5 IS NULL OR m.sent_at < ?5)
+               AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))
+             ORDER BY m.sent_at DESC, m.local_id DESC"
+        );
+        let mut found: Vec<(usize, LocalMessage, String)> = Vec::new();
         {
-            Some(found) => found,
-            None => scan_candidates(&mut conn, &expression, &needles, &filters, pool).await?,
-        };
+            let mut rows = sqlx::query(&sql)
+                .bind(&expression)
+                .bind(query.conversation_id.map(|c| c.0))
+                .bind(query.sender.map(|m| m.0))
+                .bind(query.from)
+                .bind(query.until)
+                .bind(kinds)
+                .fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await? {
+                let message = message_from_row(&row)?;
+                let text = search::searchable_text(&message.body);
+                let lower = text.to_lowercase();
+                if !search::contains_all(&lower, &needles) {
+                    continue;
+                }
+                found.push((search::relevance(&lower, &needles), message, text));
+                if found.len() >= pool {
+                    break;
+                }
+            }
+        }
         if query.order == SearchOrder::Relevance {
             // Stable: equal scores stay newest first.
             found.sort_by_key(|(score, _, _)| std::cmp::Reverse(*score));
@@ -1804,148 +1833,6 @@ async fn verify_chains<'m>(
         }
     }
     Ok(())
-}
-
-/// A search's filters, bound the same way by both search strategies.
-struct Filters {
-    conversation: Option<i64>,
-    sender: Option<i64>,
-    from: Option<UnixMillis>,
-    until: Option<UnixMillis>,
-    /// JSON array of message kinds.
-    kinds: Option<String>,
-}
-
-impl Filters {
-    /// Binds the filters as parameters ?2–?6 of [`FILTER_SQL`].
-    fn bind<'q>(
-        &'q self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-        query
-            .bind(self.conversation)
-            .bind(self.sender)
-            .bind(self.from)
-            .bind(self.until)
-            .bind(self.kinds.as_deref())
-    }
-}
-
-/// The filters as SQL over `messages m`, with parameters ?2–?6.
-const FILTER_SQL: &str = "(?2 IS NULL OR m.conversation_id = ?2)
-               AND (?3 IS NULL OR m.sender_id = ?3)
-               AND (?4 IS NULL OR m.sent_at >= ?4)
-               AND (?5 IS NULL OR m.sent_at < ?5)
-               AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))";
-
-/// Index keys per millisecond: a key is `sent_at * KEY_SLOTS + slot` (see migration 0011).
-pub(crate) const KEY_SLOTS: i64 = 65_536;
-/// Candidates read from the index per step of the newest-first walk.
-const WALK_BATCH: i64 = 500;
-/// Steps the walk takes before handing over to a full candidate scan: a filter that
-/// rejects nearly every candidate of a common term is faster the other way.
-const WALK_STEPS: usize = 40;
-
-type Found = Vec<(usize, LocalMessage, String)>;
-
-fn keep(row: &SqliteRow, needles: &[String], found: &mut Found) -> Result<(), EngineError> {
-    let message = message_from_row(row)?;
-    let text = search::searchable_text(&message.body);
-    let lower = text.to_lowercase();
-    if search::contains_all(&lower, needles) {
-        found.push((search::relevance(&lower, needles), message, text));
-    }
-    Ok(())
-}
-
-/// Newest first through the index itself: its rowids are time keys, so reading it
-/// backwards a page at a time finds the newest hits of even the most common term in a
-/// few steps. `None` when the walk gave up (see [`WALK_STEPS`]) before finding `pool`.
-async fn walk_by_time(
-    conn: &mut SqliteConnection,
-    expression: &str,
-    needles: &[String],
-    filters: &Filters,
-    pool: usize,
-) -> Result<Option<Found>, EngineError> {
-    let columns = prefixed_message_columns();
-    let sql = format!(
-        "SELECT c.key AS search_key, (m.local_id IS NOT NULL AND {FILTER_SQL}) AS passes, {columns}
-         FROM (SELECT rowid AS key FROM search_index
-               WHERE search_index MATCH ?1 AND rowid < ?7 AND rowid >= ?8
-               ORDER BY rowid DESC LIMIT ?9) c
-         LEFT JOIN search_keys k ON k.key = c.key
-         LEFT JOIN messages m ON m.local_id = k.local_id
-         ORDER BY c.key DESC"
-    );
-    let mut below = filters
-        .until
-        .map_or(i64::MAX, |u| u.saturating_mul(KEY_SLOTS));
-    let floor = filters
-        .from
-        .map_or(i64::MIN, |f| f.saturating_mul(KEY_SLOTS));
-    let mut found = Found::new();
-    for _ in 0..WALK_STEPS {
-        let rows = filters
-            .bind(sqlx::query(&sql).bind(expression))
-            .bind(below)
-            .bind(floor)
-            .bind(WALK_BATCH)
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in &rows {
-            below = row.try_get("search_key")?;
-            if row.try_get::<bool, _>("passes")? {
-                keep(row, needles, &mut found)?;
-                if found.len() >= pool {
-                    return Ok(Some(found));
-                }
-            }
-        }
-        if (rows.len() as i64) < WALK_BATCH {
-            return Ok(Some(found));
-        }
-    }
-    Ok(None)
-}
-
-/// Every candidate of the terms, filtered and ordered by `messages`: for searches whose
-/// filters reject most candidates of a common term.
-async fn scan_candidates(
-    conn: &mut SqliteConnection,
-    expression: &str,
-    needles: &[String],
-    filters: &Filters,
-    pool: usize,
-) -> Result<Found, EngineError> {
-    use futures_util::TryStreamExt;
-    let columns = prefixed_message_columns();
-    let sql = format!(
-        "SELECT {columns} FROM messages m
-         WHERE m.local_id IN (SELECT k.local_id FROM search_index s JOIN search_keys k ON k.key = s.rowid
-                              WHERE search_index MATCH ?1)
-           AND {FILTER_SQL}
-         ORDER BY m.sent_at DESC, m.local_id DESC"
-    );
-    let mut found = Found::new();
-    let mut rows = filters
-        .bind(sqlx::query(&sql).bind(expression))
-        .fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await? {
-        keep(&row, needles, &mut found)?;
-        if found.len() >= pool {
-            break;
-        }
-    }
-    Ok(found)
-}
-
-fn prefixed_message_columns() -> String {
-    MESSAGE_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Raises each conversation's `last_seq` to the newest of `messages`, once per
