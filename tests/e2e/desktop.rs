@@ -155,6 +155,8 @@ impl Desktop {
         let data_dir = data_dir.to_owned();
         std::fs::create_dir_all(&data_dir)?;
         let exports = self.artifacts.join(format!("{name}-exports"));
+        // Left from an earlier run: an export never overwrites, so start empty.
+        let _ = std::fs::remove_dir_all(&exports);
         std::fs::create_dir_all(&exports)?;
         let (port, native_port) = (free_port()?, free_port()?);
         let driver = self
