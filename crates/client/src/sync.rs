@@ -322,8 +322,9 @@ async fn apply(
     Ok(())
 }
 
-/// Fetches a conversation's history over HTTP, for conversations this profile joined
-/// after their first messages (those events precede its stream position).
+/// Fetches a conversation's whole history over HTTP: for conversations this profile
+/// joined after their first messages (those events precede its stream position), and
+/// before an export, so the server's copy is compared with this device's once more.
 pub(crate) async fn backfill(
     inner: &Arc<Inner>,
     conversation: ConversationId,
