@@ -572,20 +572,12 @@ pub async fn export_record(
         .await?
         .ok_or_else(|| UiError::new("not_found", "no such conversation"))?;
     let today = chrono::Local::now().format("%Y-%m-%d");
-    let base = conversation
-        .order_number
-        .clone()
-        .unwrap_or_else(|| conversation.title.clone());
-    let base: String = base
-        .chars()
-        .map(|c| {
-            if "/\\:*?\"<>|".contains(c) || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let base = satchel_client::export::safe_file_name(
+        conversation
+            .order_number
+            .as_deref()
+            .unwrap_or(&conversation.title),
+    );
     let suggested = match format {
         ExportFormat::Zip => format!("{base} 记录 record {today}.zip"),
         ExportFormat::Folder => format!("{base} 记录 record {today}"),

@@ -1000,10 +1000,7 @@ impl Engine {
             .into_iter()
             .map(|a| ex::ExportedAlarm {
                 seq: a.seq,
-                problem: serde_json::to_value(a.problem)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                problem: a.problem.as_str().to_owned(),
                 detail: a.detail,
                 detected_at: a.detected_at,
             })

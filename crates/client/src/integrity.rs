@@ -36,7 +36,8 @@ pub enum ChainProblem {
 }
 
 impl ChainProblem {
-    fn as_str(self) -> &'static str {
+    /// The stable name, as stored and as written into exports.
+    pub fn as_str(self) -> &'static str {
         match self {
             ChainProblem::Mismatch => "mismatch",
             ChainProblem::Missing => "missing",
@@ -155,14 +156,7 @@ pub(crate) async fn verify(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
 ) -> Result<usize, EngineError> {
-    let state = sqlx::query("SELECT verified_seq, link FROM chain_state WHERE conversation_id = ?")
-        .bind(conversation.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (mut verified, mut previous) = match state {
-        Some(row) => (row.try_get::<i64, _>("verified_seq")?, row.try_get("link")?),
-        None => (0, chain::GENESIS.to_owned()),
-    };
+    let (Seq(mut verified), mut previous) = verified_head(conn, conversation).await?;
     let rows = sqlx::query(
         "SELECT id, seq, sender_id, sender_device, txn_id, sent_at, body, chain FROM messages
          WHERE conversation_id = ? AND seq > ? ORDER BY seq",

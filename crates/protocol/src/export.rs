@@ -59,6 +59,7 @@ pub struct Manifest {
     pub rendering: ExportedRendering,
 }
 
+/// A member as the exporting app knew them (informational, not chained).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedMember {
     pub id: MemberId,
@@ -66,6 +67,8 @@ pub struct ExportedMember {
     pub role: Role,
 }
 
+/// The conversation the record is of, with its order details and members
+/// (informational, not chained; `id` is part of every link).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedConversation {
     pub id: ConversationId,
@@ -107,6 +110,8 @@ impl ExportedMessage {
     }
 }
 
+/// A point in the chain: a message's seq and its link. The record's last one is its
+/// fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
     pub seq: Seq,
@@ -123,6 +128,7 @@ pub struct ExportedFile {
     pub path: String,
 }
 
+/// Where one member had delivered and read to when the record was exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedReceipt {
     pub member_id: MemberId,
@@ -131,6 +137,8 @@ pub struct ExportedReceipt {
     pub updated_at: UnixMillis,
 }
 
+/// A break in the chain the exporting app found while syncing (see the client's
+/// `integrity` module); `problem` is `mismatch`, `missing` or `rewritten`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedAlarm {
     pub seq: Seq,
@@ -139,6 +147,7 @@ pub struct ExportedAlarm {
     pub detected_at: UnixMillis,
 }
 
+/// The readable page's path and SHA-256, which catches accidental damage only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedRendering {
     pub path: String,
@@ -159,6 +168,7 @@ pub struct CheckOptions {
 /// Something wrong with an export, named so a person can find it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
+    /// The manifest is not of this format, or names the rendering wrongly.
     Format(String),
     /// Position `index` (0-based) in `messages` holds `found` where `expected` belongs.
     OutOfSequence {
@@ -167,35 +177,17 @@ pub enum Problem {
         found: Seq,
     },
     /// The message's link does not follow from its content and the link before it.
-    LinkMismatch {
-        seq: Seq,
-        id: MessageId,
-    },
+    LinkMismatch { seq: Seq, id: MessageId },
     /// The message body is not a message body.
-    UnreadableBody {
-        seq: Seq,
-        reason: String,
-    },
+    UnreadableBody { seq: Seq, reason: String },
     /// `head` does not name the last message.
-    HeadMismatch {
-        head: Head,
-        last: Option<Head>,
-    },
+    HeadMismatch { head: Head, last: Option<Head> },
     /// The record does not end in the independently obtained head.
-    UnexpectedHead {
-        expected: String,
-        found: String,
-    },
+    UnexpectedHead { expected: String, found: String },
     /// A message names a file the manifest does not list.
-    FileNotListed {
-        seq: Seq,
-        sha256: String,
-    },
+    FileNotListed { seq: Seq, sha256: String },
     /// A listed file differs from what the message recorded, or is missing.
-    FileDiffers {
-        path: String,
-        reason: String,
-    },
+    FileDiffers { path: String, reason: String },
     /// A path in the manifest points outside the export's `files/` folder.
     UnsafePath(String),
     /// The rendering differs from the one written at export time.
@@ -271,6 +263,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// True when nothing is wrong: the export verifies.
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }

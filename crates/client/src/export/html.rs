@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Local};
-use satchel_protocol::export::{ExportedFile, Manifest};
+use satchel_protocol::export::{ExportedFile, ExportedMessage, Manifest};
 use satchel_protocol::order::{self, CardState, OrderRecord};
 use satchel_protocol::*;
 
@@ -30,6 +30,25 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `: “comment”` (or with another separator), or nothing for an empty text.
+fn quoted(separator: &str, text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{separator}“{}”", escape(text))
+    }
+}
+
+/// ` · #3, #5` for the messages a card or progress update points at, or nothing.
+fn references(messages: &[ExportedMessage], ids: &[MessageId]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        let seqs: Vec<String> = ids.iter().map(|id| seq_of(messages, *id)).collect();
+        format!(" · {}", seqs.join(", "))
+    }
 }
 
 /// A time as the exporter's clock shows it, with its UTC offset so it is unambiguous
@@ -306,11 +325,7 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
                         },
                         name(answer.by),
                         time(answer.at),
-                        if answer.comment.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": “{}”", escape(&answer.comment))
-                        }
+                        quoted(": ", &answer.comment)
                     );
                 }
                 if let Some(waiver) = &revision.waiver {
@@ -337,11 +352,7 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
                 Stage::display(step.from),
                 Stage::display(step.to),
                 name(step.by),
-                if step.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · “{}”", escape(&step.reason))
-                }
+                quoted(" · ", &step.reason)
             );
         }
         html.push_str("</table>");
@@ -362,7 +373,7 @@ fn render_record(html: &mut String, record: &OrderRecord, name: &dyn Fn(MemberId
     }
 }
 
-fn seq_of(messages: &[satchel_protocol::export::ExportedMessage], id: MessageId) -> String {
+fn seq_of(messages: &[ExportedMessage], id: MessageId) -> String {
     messages
         .iter()
         .find(|m| m.id == id)
@@ -373,7 +384,7 @@ fn render_body(
     html: &mut String,
     body: &MessageBody,
     files: &HashMap<&str, &ExportedFile>,
-    messages: &[satchel_protocol::export::ExportedMessage],
+    messages: &[ExportedMessage],
 ) {
     let text = |html: &mut String, t: &str| {
         if !t.is_empty() {
@@ -450,17 +461,12 @@ fn render_body(
             attachments,
             ..
         } => {
-            let refs: Vec<String> = attachments.iter().map(|a| seq_of(messages, *a)).collect();
             let _ = write!(
                 html,
                 "<div class=\"card\">确认项 Proposal · <b>{}</b>: {}{}</div>",
                 escape(&order::item_display(item)),
                 escape(value),
-                if refs.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · {}", refs.join(", "))
-                }
+                references(messages, attachments)
             );
         }
         MessageBody::ConfirmationAnswer {
@@ -477,11 +483,7 @@ fn render_body(
                     "✗ 拒绝 Rejected"
                 },
                 seq_of(messages, *request),
-                if comment.is_empty() {
-                    String::new()
-                } else {
-                    format!(": “{}”", escape(comment))
-                }
+                quoted(": ", comment)
             );
         }
         MessageBody::StageChange {
@@ -492,11 +494,7 @@ fn render_body(
                 "<div class=\"card\">阶段 Stage: {} → {}{}</div>",
                 Stage::display(*from),
                 Stage::display(*to),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · “{}”", escape(reason))
-                }
+                quoted(" · ", reason)
             );
         }
         MessageBody::ProgressUpdate {
@@ -504,16 +502,11 @@ fn render_body(
             text: t,
             attachments,
         } => {
-            let refs: Vec<String> = attachments.iter().map(|a| seq_of(messages, *a)).collect();
             let _ = write!(
                 html,
                 "<div class=\"card\">进度 Progress ({}){}</div>",
                 Stage::display(*stage),
-                if refs.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · {}", refs.join(", "))
-                }
+                references(messages, attachments)
             );
             text(html, t);
         }

@@ -67,9 +67,10 @@ pub(crate) struct Gathered {
     pub sources: Vec<(String, PathBuf)>,
 }
 
-/// The path of a file inside an export: its hash prefix keeps names unique, and the
-/// sender's name (reduced to characters every file system accepts) keeps it findable.
-pub(crate) fn file_path(sha256: &str, name: &str) -> String {
+/// `name` with what some file system refuses (`/ \ : * ? " < > |`, control
+/// characters, leading dots and spaces) replaced or trimmed, cut to at most 180 bytes so
+/// a prefix still fits in 255. Empty when nothing usable is left.
+pub fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| match c {
@@ -79,19 +80,25 @@ pub(crate) fn file_path(sha256: &str, name: &str) -> String {
         })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let mut short = String::new();
+    for c in cleaned.chars() {
+        if short.len() + c.len_utf8() > 180 {
+            break;
+        }
+        short.push(c);
+    }
+    short
+}
+
+/// The path of a file inside an export: its hash prefix keeps names unique, and the
+/// sender's name (made safe by [`safe_file_name`]) keeps it findable.
+pub(crate) fn file_path(sha256: &str, name: &str) -> String {
     let prefix = sha256.get(..12).unwrap_or(sha256);
-    if cleaned.is_empty() {
+    let name = safe_file_name(name);
+    if name.is_empty() {
         format!("{}/{prefix}", export::FILES_DIR)
     } else {
-        // Keep names short enough for every file system (255 bytes) with the prefix.
-        let mut short = String::new();
-        for c in cleaned.chars() {
-            if short.len() + c.len_utf8() > 180 {
-                break;
-            }
-            short.push(c);
-        }
-        format!("{}/{prefix}-{short}", export::FILES_DIR)
+        format!("{}/{prefix}-{name}", export::FILES_DIR)
     }
 }
 
