@@ -52,8 +52,13 @@ fn same(found: &[MessageId], want: &[MessageId], what: &str) {
 }
 
 async fn found(db: &LocalDb, query: SearchQuery) -> Vec<MessageId> {
+    first(db, query, MESSAGES).await
+}
+
+/// The first `limit` hits, as a results page asks for them.
+async fn first(db: &LocalDb, query: SearchQuery, limit: usize) -> Vec<MessageId> {
     db.search(&SearchQuery {
-        limit: MESSAGES as u32,
+        limit: limit as u32,
         ..query
     })
     .await
@@ -115,6 +120,9 @@ async fn chinese_english_and_mixed_queries_find_exactly_what_a_scan_finds() {
         let want = expected(&corpus, query, everything);
         assert!(!want.is_empty(), "{query}: the corpus has answers");
         same(&found(&db, text(query)).await, &want, query);
+        // A results page: the newest 50, read from the newest end of the index.
+        let page = &want[..want.len().min(50)];
+        same(&first(&db, text(query), 50).await, page, query);
     }
     assert!(found(&db, text("不存在的词")).await.is_empty());
     assert!(
@@ -211,4 +219,49 @@ async fn chinese_english_and_mixed_queries_find_exactly_what_a_scan_finds() {
     assert!(ranked.iter().all(|h| h.snippet.contains("拉链")));
     let distinct: BTreeSet<i64> = ranked.iter().map(|h| h.message.local_id).collect();
     assert_eq!(distinct.len(), 20);
+}
+
+/// Backfilled history arrives newest first, so local ids run against time; an offline
+/// message confirmed late is newer than everything stored after it. Pages of results
+/// still come newest first and complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_stored_out_of_time_order_is_still_found_newest_first() {
+    const COUNT: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = LocalDb::open(&dir.path().join("satchel.db")).await.unwrap();
+    let mut corpus = corpus(COUNT);
+    // The newest message of all is stored first, as if it had waited in the outbox.
+    let latest = corpus.len() - 1;
+    corpus[latest].message.sent_at = START + (COUNT as i64 + 1_000) * 1000;
+    let device = DeviceId("this-device-0001".into());
+    let latest_chunk = corpus.len() / 1_000 - 1;
+    let mut order: Vec<usize> = vec![latest_chunk];
+    order.extend((0..latest_chunk).rev());
+    for n in order {
+        let chunk = &corpus[n * 1_000..(n + 1) * 1_000];
+        db.apply_events(MemberId(1), &device, &events(chunk, (n * 1_000) as i64))
+            .await
+            .unwrap();
+        db.index_pending().await.unwrap();
+    }
+    for query in ["皮", "五金", "拉链头", "leather", "zip", "TB-2026-031"] {
+        let want = expected(&corpus, query, |_| true);
+        for limit in [1, 50, 3_000] {
+            let page = &want[..want.len().min(limit)];
+            same(&first(&db, text(query), limit).await, page, query);
+        }
+    }
+    // The same with a filter that discards most candidates.
+    let conversation = ConversationId(3);
+    let want = expected(&corpus, "拉链", |m| m.conversation_id == conversation);
+    let filtered = first(
+        &db,
+        SearchQuery {
+            conversation_id: Some(conversation),
+            ..text("拉链")
+        },
+        50,
+    )
+    .await;
+    same(&filtered, &want[..50], "拉链 in one conversation");
 }

@@ -83,9 +83,26 @@ impl LocalMessage {
     }
 }
 
-/// Above this many index candidates a search walks the history newest first; below,
-/// it fetches the candidates by id and sorts them.
+/// Above this many index candidates a search that could not walk the index backwards
+/// walks the history newest first; below, it fetches the candidates by id and sorts them.
 const WALK_ABOVE_CANDIDATES: i64 = 2_000;
+
+/// A typed word that begins more indexed words than this is searched as a prefix (an
+/// OR of that many terms costs more than FTS5's merged prefix doclist).
+const MAX_PREFIX_EXPANSION: i64 = 64;
+
+/// How many index candidates a backwards walk reads before it gives up and collects
+/// every candidate instead (a filter that discards most of them, or history stored
+/// far out of time order).
+const MAX_WALKED_CANDIDATES: usize = 20_000;
+
+/// Which messages a search keeps, as SQL over `messages m`: parameters ?2 conversation,
+/// ?3 sender, ?4 from, ?5 until, ?6 kinds (a JSON array); ?1 is the query's own.
+const SEARCH_FILTERS: &str = "(?2 IS NULL OR m.conversation_id = ?2)
+               AND (?3 IS NULL OR m.sender_id = ?3)
+               AND (?4 IS NULL OR m.sent_at >= ?4)
+               AND (?5 IS NULL OR m.sent_at < ?5)
+               AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))";
 
 /// What to search for, and where.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1223,19 +1240,27 @@ impl LocalDb {
                 tx.commit().await?;
                 return Ok(total);
             }
+            let mut words = std::collections::BTreeSet::new();
             for (local_id, body) in &rows {
                 let body: MessageBody =
                     serde_json::from_str(body).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-                let terms = search::index_terms(&search::searchable_text(&body));
-                if !terms.is_empty() {
+                let entry = search::index_entry(&search::searchable_text(&body));
+                if !entry.terms.is_empty() {
                     sqlx::query("INSERT INTO search_index (rowid, terms) VALUES (?, ?)")
                         .bind(local_id)
-                        .bind(terms)
+                        .bind(entry.terms)
                         .execute(&mut *tx)
                         .await?;
                 }
+                words.extend(entry.words);
                 sqlx::query("DELETE FROM search_queue WHERE local_id = ?")
                     .bind(local_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for word in words {
+                sqlx::query("INSERT OR IGNORE INTO search_words (word) VALUES (?)")
+                    .bind(word)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -1248,22 +1273,29 @@ impl LocalDb {
     /// `query.limit`. The index narrows the candidates; each is then checked against its
     /// text, so every hit really contains every part of the query.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, EngineError> {
-        use futures_util::TryStreamExt;
         if query.text.chars().count() > search::MAX_QUERY_CHARS {
             return Err(EngineError::Invalid(validate::FieldError {
                 field: "text",
                 reason: format!("must be at most {} characters", search::MAX_QUERY_CHARS),
             }));
         }
-        let Some(expression) = search::match_expression(&query.text) else {
+        let terms = search::query_terms(&query.text);
+        if terms.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let needles = search::needles(&query.text);
         let kinds = query
             .kind
             .map(|k| serde_json::to_string(k.kinds()))
             .transpose()
             .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let filters = SearchFilters {
+            conversation: query.conversation_id.map(|c| c.0),
+            sender: query.sender.map(|m| m.0),
+            from: query.from,
+            until: query.until,
+            kinds,
+        };
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
         // Relevance needs a pool of candidates to rank; newest-first stops at `limit`.
         let pool = match query.order {
@@ -1271,68 +1303,29 @@ impl LocalDb {
             SearchOrder::Relevance => limit.max(5000),
         };
         let mut conn = self.reader.acquire().await?;
-        // The index answers which messages hold every term; the order and the filters
-        // come from `messages`. Many candidates (a common word): walk the history newest
-        // first (`messages_by_time`) with the candidates in a temporary b-tree, which
-        // stops after the first page of hits. Few (a rare word, an order number): fetch
-        // them by id and sort them.
-        let candidates: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM search_index WHERE search_index MATCH ?")
-                .bind(&expression)
-                .fetch_one(&mut *conn)
-                .await?;
-        if candidates == 0 {
-            return Ok(Vec::new());
-        }
-        let walk = if candidates > WALK_ABOVE_CANDIDATES {
-            "INDEXED BY messages_by_time"
-        } else {
-            "NOT INDEXED"
-        };
-        let columns = MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {columns} FROM messages m {walk}
-             WHERE m.local_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)
-               AND (?2 IS NULL OR m.conversation_id = ?2)
-               AND (?3 IS NULL OR m.sender_id = ?3)
-               AND (?4 IS NULL OR m.sent_at >= ?4)
-               AND (?5 IS NULL OR m.sent_at < ?5)
-               AND (?6 IS NULL OR json_extract(m.body, '$.kind') IN (SELECT value FROM json_each(?6)))
-             ORDER BY m.sent_at DESC, m.local_id DESC"
-        );
-        let mut found: Vec<(usize, LocalMessage, String)> = Vec::new();
-        {
-            let mut rows = sqlx::query(&sql)
-                .bind(&expression)
-                .bind(query.conversation_id.map(|c| c.0))
-                .bind(query.sender.map(|m| m.0))
-                .bind(query.from)
-                .bind(query.until)
-                .bind(kinds)
-                .fetch(&mut *conn);
-            while let Some(row) = rows.try_next().await? {
-                let message = message_from_row(&row)?;
-                let text = search::searchable_text(&message.body);
-                let lower = text.to_lowercase();
-                if !search::contains_all(&lower, &needles) {
-                    continue;
-                }
-                found.push((search::relevance(&lower, &needles), message, text));
-                if found.len() >= pool {
-                    break;
-                }
+        let walked = match query.order {
+            SearchOrder::Newest => {
+                walk_newest_first(&mut conn, &terms, &needles, &filters, pool).await?
             }
-        }
+            SearchOrder::Relevance => None,
+        };
+        let mut found = match walked {
+            Some(found) => found,
+            None => {
+                let prefixed: Vec<Vec<search::Term>> =
+                    terms.into_iter().map(|t| vec![t]).collect();
+                let Some(expression) = search::match_expression(&prefixed) else {
+                    return Ok(Vec::new());
+                };
+                collect_candidates(&mut conn, &expression, &needles, &filters, pool).await?
+            }
+        };
         if query.order == SearchOrder::Relevance {
             // Stable: equal scores stay newest first.
-            found.sort_by_key(|(score, _, _)| std::cmp::Reverse(*score));
+            found.sort_by_key(|f| std::cmp::Reverse(f.relevance));
         }
         let mut hits: Vec<SearchHit> = Vec::new();
-        for (_, message, text) in found {
+        for Found { message, text, .. } in found {
             if hits.len() >= limit {
                 break;
             }
@@ -1721,6 +1714,217 @@ impl LocalDb {
             })
             .collect()
     }
+}
+
+/// A search's filters, bound as ?2…?6 of `SEARCH_FILTERS`.
+struct SearchFilters {
+    conversation: Option<i64>,
+    sender: Option<i64>,
+    from: Option<UnixMillis>,
+    until: Option<UnixMillis>,
+    kinds: Option<String>,
+}
+
+impl SearchFilters {
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+        query
+            .bind(self.conversation)
+            .bind(self.sender)
+            .bind(self.from)
+            .bind(self.until)
+            .bind(self.kinds.as_deref())
+    }
+}
+
+/// A message that really contains the query.
+struct Found {
+    relevance: usize,
+    message: LocalMessage,
+    text: String,
+}
+
+impl Found {
+    /// The index only narrows the candidates; this checks the text itself.
+    fn check(message: LocalMessage, needles: &[String]) -> Option<Found> {
+        let text = search::searchable_text(&message.body);
+        let lower = text.to_lowercase();
+        search::contains_all(&lower, needles).then(|| Found {
+            relevance: search::relevance(&lower, needles),
+            message,
+            text,
+        })
+    }
+}
+
+fn search_columns() -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The newest `pool` hits, read from the newest end of the index in growing pages.
+///
+/// Index rowids are local ids, which follow arrival, not time; so after each page the
+/// walk asks `newest_by_block` whether any message below the walked ids is newer than
+/// the last hit it keeps, and stops when none is. History stored in time order (the
+/// usual case) stops after a page or two however common the word. Prefixes are
+/// expanded into the exact words they begin, which FTS5 reads lazily. `None` when the
+/// walk would cost more than collecting every candidate (a prefix of too many words,
+/// too many candidates read without finishing) or a prefix begins no known word.
+async fn walk_newest_first(
+    conn: &mut SqliteConnection,
+    terms: &[search::Term],
+    needles: &[String],
+    filters: &SearchFilters,
+    pool: usize,
+) -> Result<Option<Vec<Found>>, EngineError> {
+    if pool == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    let mut groups = Vec::new();
+    for term in terms {
+        match term {
+            search::Term::Exact(_) => groups.push(vec![term.clone()]),
+            search::Term::Prefix(prefix) => {
+                let words: Vec<String> = sqlx::query_scalar(
+                    "SELECT word FROM search_words WHERE word >= ?1 AND word < ?2 ORDER BY word LIMIT ?3",
+                )
+                .bind(prefix)
+                .bind(search::prefix_end(prefix))
+                .bind(MAX_PREFIX_EXPANSION + 1)
+                .fetch_all(&mut *conn)
+                .await?;
+                // Too many words to OR cheaply; none at all may be an indexed word the
+                // vocabulary spells differently (FTS5 folds diacritics): the prefix
+                // search decides.
+                if words.is_empty()
+                    || words.len() > usize::try_from(MAX_PREFIX_EXPANSION).unwrap_or(usize::MAX)
+                {
+                    return Ok(None);
+                }
+                groups.push(words.into_iter().map(search::Term::Exact).collect());
+            }
+        }
+    }
+    let Some(expression) = search::match_expression(&groups) else {
+        return Ok(Some(Vec::new()));
+    };
+    let fetch = format!(
+        "SELECT {} FROM messages m
+         WHERE m.local_id IN (SELECT value FROM json_each(?1)) AND {SEARCH_FILTERS}",
+        search_columns()
+    );
+    let mut kept: Vec<Found> = Vec::new();
+    let mut below = i64::MAX;
+    let mut walked = 0;
+    let mut page = (pool * 2).clamp(64, 4096);
+    loop {
+        let rowids: Vec<i64> = sqlx::query_scalar(
+            "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid < ?2
+             ORDER BY rowid DESC LIMIT ?3",
+        )
+        .bind(&expression)
+        .bind(below)
+        .bind(i64::try_from(page).unwrap_or(i64::MAX))
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(&lowest) = rowids.last() else {
+            return Ok(Some(kept));
+        };
+        let exhausted = rowids.len() < page;
+        below = lowest;
+        walked += rowids.len();
+        let ids = serde_json::to_string(&rowids).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let rows = filters
+            .bind(sqlx::query(&fetch).bind(ids))
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &rows {
+            kept.extend(Found::check(message_from_row(row)?, needles));
+        }
+        kept.sort_by_key(|f| std::cmp::Reverse((f.message.sent_at, f.message.local_id)));
+        kept.truncate(pool);
+        if exhausted {
+            return Ok(Some(kept));
+        }
+        if let Some(last) = kept.get(pool - 1) {
+            let newest_below: Option<i64> = sqlx::query_scalar(
+                "SELECT max(newest) FROM (
+                    SELECT max(newest) AS newest FROM newest_by_block WHERE block < (?1 >> 10)
+                    UNION ALL
+                    SELECT max(sent_at) FROM messages
+                    WHERE local_id >= ((?1 >> 10) << 10) AND local_id < ?1)",
+            )
+            .bind(below)
+            .fetch_one(&mut *conn)
+            .await?;
+            // Anything below that is as old as the last kept hit ranks after it.
+            let done = match (newest_below, last.message.sent_at) {
+                (None, _) => true,
+                (Some(newest), Some(last)) => newest <= last,
+                (Some(_), None) => false,
+            };
+            if done {
+                return Ok(Some(kept));
+            }
+        }
+        if walked >= MAX_WALKED_CANDIDATES {
+            return Ok(None);
+        }
+        page = (page * 2).min(4096);
+    }
+}
+
+/// Every candidate of the index expression, checked, newest first, at most `pool`.
+async fn collect_candidates(
+    conn: &mut SqliteConnection,
+    expression: &str,
+    needles: &[String],
+    filters: &SearchFilters,
+    pool: usize,
+) -> Result<Vec<Found>, EngineError> {
+    use futures_util::TryStreamExt;
+    // The index answers which messages hold every term; the order and the filters come
+    // from `messages`. Many candidates (a common word): walk the history newest first
+    // (`messages_by_time`) with the candidates in a temporary b-tree, which stops after
+    // the first page of hits. Few (a rare word, an order number): fetch them by id and
+    // sort them.
+    let candidates: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM search_index WHERE search_index MATCH ?")
+            .bind(expression)
+            .fetch_one(&mut *conn)
+            .await?;
+    if candidates == 0 {
+        return Ok(Vec::new());
+    }
+    let walk = if candidates > WALK_ABOVE_CANDIDATES {
+        "INDEXED BY messages_by_time"
+    } else {
+        "NOT INDEXED"
+    };
+    let sql = format!(
+        "SELECT {} FROM messages m {walk}
+         WHERE m.local_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)
+           AND {SEARCH_FILTERS}
+         ORDER BY m.sent_at DESC, m.local_id DESC",
+        search_columns()
+    );
+    let mut found = Vec::new();
+    let mut rows = filters
+        .bind(sqlx::query(&sql).bind(expression))
+        .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        found.extend(Found::check(message_from_row(&row)?, needles));
+        if found.len() >= pool {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 async fn message_by_id(

@@ -56,13 +56,25 @@ fn runs(text: &str) -> Vec<Run> {
     out
 }
 
-/// The index terms of a text, space-separated: CJK characters and neighbouring pairs,
-/// other words lower-cased.
-pub fn index_terms(text: &str) -> String {
+/// What a text puts into the index.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Space-separated: CJK characters and neighbouring pairs, other words lower-cased.
+    pub terms: String,
+    /// The Latin words and numbers among them: the vocabulary a typed prefix expands into.
+    pub words: Vec<String>,
+}
+
+/// The index terms of a text.
+pub fn index_entry(text: &str) -> IndexEntry {
+    let mut entry = IndexEntry::default();
     let mut terms = Vec::new();
     for run in runs(text) {
         match run {
-            Run::Word(w) => terms.push(w),
+            Run::Word(w) => {
+                terms.push(w.clone());
+                entry.words.push(w);
+            }
             Run::Cjk(s) => {
                 let chars: Vec<char> = s.chars().collect();
                 for (i, c) in chars.iter().enumerate() {
@@ -74,30 +86,72 @@ pub fn index_terms(text: &str) -> String {
             }
         }
     }
-    terms.join(" ")
+    entry.terms = terms.join(" ");
+    entry
 }
 
-/// An FTS5 query for the user's text: every term must be present; Latin words match as
-/// prefixes. `None` when the query has nothing searchable.
-pub fn match_expression(query: &str) -> Option<String> {
-    let quote = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
-    let mut parts = Vec::new();
+/// One thing every hit must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// An index term as written: a CJK character or pair.
+    Exact(String),
+    /// A Latin word or number as typed, which matches any indexed word it begins.
+    Prefix(String),
+}
+
+/// The terms a query asks for: a character for a one-character Chinese query, every
+/// neighbouring pair for a longer one, a prefix for each Latin word.
+pub fn query_terms(query: &str) -> Vec<Term> {
+    let mut terms = Vec::new();
     for run in runs(query) {
         match run {
-            Run::Word(w) => parts.push(format!("{}*", quote(&w))),
+            Run::Word(w) => terms.push(Term::Prefix(w)),
             Run::Cjk(s) => {
                 let chars: Vec<char> = s.chars().collect();
                 if chars.len() == 1 {
-                    parts.push(quote(&s));
+                    terms.push(Term::Exact(s));
                 } else {
                     for pair in chars.windows(2) {
-                        parts.push(quote(&pair.iter().collect::<String>()));
+                        terms.push(Term::Exact(pair.iter().collect()));
                     }
                 }
             }
         }
     }
-    (!parts.is_empty()).then(|| parts.join(" AND "))
+    terms
+}
+
+/// The smallest string above every string beginning with `prefix` (for a range scan
+/// over the vocabulary).
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
+/// An FTS5 expression requiring every group; within a group, any one alternative.
+/// A `Prefix` alternative uses FTS5's prefix operator. `None` when there is nothing to
+/// ask for or a group has no alternatives (nothing can match).
+pub fn match_expression(groups: &[Vec<Term>]) -> Option<String> {
+    let quote = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+    if groups.is_empty() || groups.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let groups: Vec<String> = groups
+        .iter()
+        .map(|group| {
+            let alternatives: Vec<String> = group
+                .iter()
+                .map(|term| match term {
+                    Term::Exact(t) => quote(t),
+                    Term::Prefix(p) => format!("{}*", quote(p)),
+                })
+                .collect();
+            match alternatives.as_slice() {
+                [one] => one.clone(),
+                _ => format!("({})", alternatives.join(" OR ")),
+            }
+        })
+        .collect();
+    Some(groups.join(" AND "))
 }
 
 /// The query's parts as they must appear in a matching text (lower-cased, split at
@@ -241,28 +295,54 @@ mod tests {
 
     #[test]
     fn chinese_is_indexed_by_characters_and_pairs_and_words_lower_cased() {
-        assert_eq!(index_terms("YKK拉链, PU皮"), "ykk 拉 拉链 链 pu 皮");
-        assert_eq!(index_terms("TB-2026-031"), "tb 2026 031");
+        let entry = index_entry("YKK拉链, PU皮");
+        assert_eq!(entry.terms, "ykk 拉 拉链 链 pu 皮");
+        assert_eq!(entry.words, ["ykk", "pu"]);
+        assert_eq!(index_entry("TB-2026-031").terms, "tb 2026 031");
+    }
+
+    fn groups(query: &str) -> Vec<Vec<Term>> {
+        query_terms(query).into_iter().map(|t| vec![t]).collect()
     }
 
     #[test]
-    fn queries_ask_for_pairs_and_prefixes() {
-        assert_eq!(match_expression("五").as_deref(), Some("\"五\""));
-        assert_eq!(match_expression("五金").as_deref(), Some("\"五金\""));
+    fn queries_ask_for_characters_pairs_and_prefixes() {
+        assert_eq!(match_expression(&groups("五")).as_deref(), Some("\"五\""));
+        assert_eq!(match_expression(&groups("五金")).as_deref(), Some("\"五金\""));
         assert_eq!(
-            match_expression("色号表").as_deref(),
+            match_expression(&groups("色号表")).as_deref(),
             Some("\"色号\" AND \"号表\"")
         );
         assert_eq!(
-            match_expression("YKK拉链").as_deref(),
+            match_expression(&groups("YKK拉链")).as_deref(),
             Some("\"ykk\"* AND \"拉链\"")
         );
-        assert_eq!(match_expression("  ,. "), None);
+        assert_eq!(match_expression(&groups("  ,. ")), None);
         // Quotes in a query cannot break out of the expression.
         assert_eq!(
-            match_expression("a\"b").as_deref(),
+            match_expression(&groups("a\"b")).as_deref(),
             Some("\"a\"* AND \"b\"*")
         );
+    }
+
+    #[test]
+    fn an_expanded_prefix_is_any_of_its_words_and_an_unknown_one_matches_nothing() {
+        let zip = vec![Term::Exact("zipped".into()), Term::Exact("zipper".into())];
+        let chain = vec![Term::Exact("拉链".into())];
+        assert_eq!(
+            match_expression(&[zip, chain.clone()]).as_deref(),
+            Some("(\"zipped\" OR \"zipper\") AND \"拉链\"")
+        );
+        assert_eq!(match_expression(&[vec![], chain]), None);
+    }
+
+    #[test]
+    fn a_prefix_range_ends_above_every_word_it_begins() {
+        let end = prefix_end("zip");
+        for word in ["zip", "zipper", "zipé", "zip中"] {
+            assert!(("zip"..end.as_str()).contains(&word), "{word}");
+        }
+        assert!(!("zip"..end.as_str()).contains(&"ziq"));
     }
 
     #[test]
