@@ -34,6 +34,8 @@ const COMMANDS: &[&str] = &[
     "read_states",
     "order_record",
     "send_order_message",
+    "album",
+    "send_review_message",
     "create_order",
     "search",
     "chain_status",

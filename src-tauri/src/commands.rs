@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use satchel_client::{ConversationSummary, LocalMessage, ReadState};
 use satchel_protocol::api::{CreateInviteRequest, Invite};
 use satchel_protocol::{
-    order, Conversation, ConversationId, ConversationKind, Member, MessageBody, MessageId, OrgId,
-    Organisation, Receipt, Reminder, Role, Seq, TxnId, UnixMillis,
+    order, review, Conversation, ConversationId, ConversationKind, Member, MessageBody, MessageId,
+    OrgId, Organisation, Receipt, Reminder, Role, Seq, TxnId, UnixMillis,
 };
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
@@ -474,6 +474,35 @@ pub async fn send_order_message(
         return Err(UiError::new(
             "invalid",
             format!("`{}` is not an order message", body.kind_name()),
+        ));
+    }
+    Ok(shell.engine.send(conversation_id, body).await?)
+}
+
+/// A conversation's photos and videos with the annotations on them.
+#[tauri::command]
+pub async fn album(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+) -> UiResult<review::Album> {
+    Ok(shell.engine.album(conversation_id).await?)
+}
+
+/// Queues an annotation on a photo of the conversation, or a change of an
+/// annotation's status (resolved / reopened). Other kinds have commands of their own.
+#[tauri::command]
+pub async fn send_review_message(
+    shell: State<'_, Shell>,
+    conversation_id: ConversationId,
+    body: MessageBody,
+) -> UiResult<LocalMessage> {
+    if !matches!(
+        body,
+        MessageBody::Annotation { .. } | MessageBody::AnnotationStatus { .. }
+    ) {
+        return Err(UiError::new(
+            "invalid",
+            format!("`{}` is not a review message", body.kind_name()),
         ));
     }
     Ok(shell.engine.send(conversation_id, body).await?)

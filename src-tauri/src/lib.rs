@@ -120,6 +120,8 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::read_states,
             commands::order_record,
             commands::send_order_message,
+            commands::album,
+            commands::send_review_message,
             commands::create_order,
             commands::search,
             commands::chain_status,

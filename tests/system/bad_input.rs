@@ -315,14 +315,20 @@ async fn http_bodies_are_checked() {
         ErrorCode::InvalidField,
         "no such upload"
     );
-    let annotation = serde_json::json!({"txn_id": "note-txn-01", "body": {"kind": "annotation", "image": 1, "region": {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}, "comment": "车线歪了"}});
-    let r = post(serde_json::to_vec(&annotation).unwrap())
-        .await
-        .unwrap();
+    // Annotations: a mark outside the photo, a photo that does not exist here.
+    let outside = serde_json::json!({"txn_id": "note-txn-01", "body": {"kind": "annotation", "image": 1, "mark": {"shape": "box", "region": {"x": 0.9, "y": 0.1, "w": 0.2, "h": 0.2}}, "comment": "车线歪了"}});
+    let r = post(serde_json::to_vec(&outside).unwrap()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let refusal = r.json::<ErrorBody>().await.unwrap();
+    assert_eq!(refusal.code, ErrorCode::InvalidField);
+    assert!(refusal.message.contains("mark"), "{}", refusal.message);
+    let elsewhere = serde_json::json!({"txn_id": "note-txn-02", "body": {"kind": "annotation", "image": 999999, "mark": {"shape": "pin", "at": {"x": 0.5, "y": 0.5}}, "comment": "车线歪了"}});
+    let r = post(serde_json::to_vec(&elsewhere).unwrap()).await.unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(
         r.json::<ErrorBody>().await.unwrap().code,
-        ErrorCode::UnsupportedKind
+        ErrorCode::InvalidField,
+        "no such photo in this conversation"
     );
     let long = serde_json::json!({"txn_id": "long-txn-01", "body": {"kind": "text", "text": "长".repeat(validate::MAX_TEXT_CHARS + 1)}});
     let r = post(serde_json::to_vec(&long).unwrap()).await.unwrap();

@@ -17,6 +17,8 @@
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
 //! - `orders`: an order from inquiry to receipt — cards with revisions, stage gates,
 //!   progress, shipping — and nobody else's customer touching it.
+//! - `review`: annotations on photos travel exactly, gather replies and resolutions;
+//!   the album lists an order's photos in order by stage and round.
 //! - `invites`: invite codes create exactly the account they were made for, once.
 //! - `search`: Chinese, English and mixed queries over 100,000 messages find exactly
 //!   what a plain scan finds, with every filter.
@@ -37,6 +39,7 @@ mod invites;
 mod orders;
 mod previews;
 mod receipts;
+mod review;
 mod search;
 mod support;
 mod tls;

@@ -50,6 +50,8 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     createOrder: vi.fn(),
     search: vi.fn(async () => []),
     chainStatus: vi.fn(async () => ({ verified_seq: 0, head: '0'.repeat(64), alarms: [] })),
+    album: vi.fn(async () => ({ items: [], annotations: [] })),
+    sendReviewMessage: vi.fn(),
     exportRecord: vi.fn(async () => null),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),

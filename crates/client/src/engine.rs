@@ -883,6 +883,18 @@ impl Engine {
         ))
     }
 
+    /// The conversation's photos and videos, grouped by the order's stage and round when
+    /// each was sent, with the annotations on them (see [`review::Album`]).
+    pub async fn album(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<review::Album, EngineError> {
+        let messages = self.inner.db.review_messages(conversation_id).await?;
+        Ok(review::Album::from_messages(
+            messages.iter().filter_map(LocalMessage::recorded),
+        ))
+    }
+
     /// Refuses at once what the server would refuse later: order messages outside
     /// order conversations, and anything the order's rules forbid as the record stands.
     async fn check_order_message(

@@ -1312,8 +1312,7 @@ impl LocalDb {
         let mut found = match walked {
             Some(found) => found,
             None => {
-                let prefixed: Vec<Vec<search::Term>> =
-                    terms.into_iter().map(|t| vec![t]).collect();
+                let prefixed: Vec<Vec<search::Term>> = terms.into_iter().map(|t| vec![t]).collect();
                 let Some(expression) = search::match_expression(&prefixed) else {
                     return Ok(Vec::new());
                 };
@@ -1361,6 +1360,27 @@ impl LocalDb {
              WHERE conversation_id = ? AND json_extract(body, '$.kind') IN
                 ('confirmation_request', 'confirmation_answer', 'stage_change', 'progress_update', 'shipment', 'order_edit')
                AND seq IS NOT NULL
+             ORDER BY seq"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// The confirmed messages a conversation's album is folded from (photos, videos,
+    /// stages, cards, annotations and what answers or changes them), ascending by seq.
+    pub async fn review_messages(
+        &self,
+        id: ConversationId,
+    ) -> Result<Vec<LocalMessage>, EngineError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE conversation_id = ? AND seq IS NOT NULL
+               AND (json_extract(body, '$.kind') IN
+                    ('image', 'video', 'stage_change', 'confirmation_request', 'annotation',
+                     'annotation_status', 'edit', 'recall')
+                    OR json_extract(body, '$.reply_to') IS NOT NULL)
              ORDER BY seq"
         ))
         .bind(id.0)
@@ -1839,7 +1859,8 @@ async fn walk_newest_first(
         let exhausted = rowids.len() < page;
         below = lowest;
         walked += rowids.len();
-        let ids = serde_json::to_string(&rowids).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let ids =
+            serde_json::to_string(&rowids).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let rows = filters
             .bind(sqlx::query(&fetch).bind(ids))
             .fetch_all(&mut *conn)

@@ -208,7 +208,9 @@ pub fn searchable_text(body: &MessageBody) -> String {
             parts.push(caption);
             parts.push(&attachment.name);
         }
-        MessageBody::Voice { .. } | MessageBody::Recall { .. } => {}
+        MessageBody::Voice { .. }
+        | MessageBody::Recall { .. }
+        | MessageBody::AnnotationStatus { .. } => {}
         MessageBody::ConfirmationRequest { item, value, .. } => {
             parts.push(item);
             parts.push(value);
@@ -308,7 +310,10 @@ mod tests {
     #[test]
     fn queries_ask_for_characters_pairs_and_prefixes() {
         assert_eq!(match_expression(&groups("五")).as_deref(), Some("\"五\""));
-        assert_eq!(match_expression(&groups("五金")).as_deref(), Some("\"五金\""));
+        assert_eq!(
+            match_expression(&groups("五金")).as_deref(),
+            Some("\"五金\"")
+        );
         assert_eq!(
             match_expression(&groups("色号表")).as_deref(),
             Some("\"色号\" AND \"号表\"")

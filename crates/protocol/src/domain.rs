@@ -184,6 +184,67 @@ pub struct Region {
     pub h: f32,
 }
 
+/// A point of an image in normalised coordinates, like [`Region`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// What an annotation draws on a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum Mark {
+    /// A rectangle around a detail.
+    Box { region: Region },
+    /// A pin on one spot.
+    Pin { at: Point },
+    /// An arrow whose head points at the detail.
+    Arrow { from: Point, to: Point },
+}
+
+impl Mark {
+    /// The smallest region holding the mark (a pin's is empty), where a viewer opened
+    /// from the annotation centres.
+    pub fn bounds(&self) -> Region {
+        match *self {
+            Mark::Box { region } => region,
+            Mark::Pin { at } => Region {
+                x: at.x,
+                y: at.y,
+                w: 0.0,
+                h: 0.0,
+            },
+            Mark::Arrow { from, to } => Region {
+                x: from.x.min(to.x),
+                y: from.y.min(to.y),
+                w: (from.x - to.x).abs(),
+                h: (from.y - to.y).abs(),
+            },
+        }
+    }
+
+    /// Every coordinate of the mark, for checking they lie within the image.
+    pub fn points(&self) -> Vec<Point> {
+        match *self {
+            Mark::Box { region } => vec![
+                Point {
+                    x: region.x,
+                    y: region.y,
+                },
+                Point {
+                    x: region.x + region.w,
+                    y: region.y + region.h,
+                },
+            ],
+            Mark::Pin { at } => vec![at],
+            Mark::Arrow { from, to } => vec![from, to],
+        }
+    }
+}
+
 /// What a message says. Edits and recalls are messages of their own that point at
 /// the original; the original is never changed or removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,10 +349,17 @@ pub enum MessageBody {
         #[cfg_attr(feature = "ts", ts(optional))]
         assignee: Option<MemberId>,
     },
+    /// A comment on a region of a photo of the same conversation. Replies are text
+    /// messages replying to it; whether it is resolved is the latest `AnnotationStatus`.
     Annotation {
         image: MessageId,
-        region: Region,
+        mark: Mark,
         comment: String,
+    },
+    /// Marks an annotation resolved, or open again.
+    AnnotationStatus {
+        annotation: MessageId,
+        resolved: bool,
     },
     /// Written by the server (member added, conversation renamed, …).
     System {
@@ -317,6 +385,7 @@ impl MessageBody {
             MessageBody::Shipment { .. } => "shipment",
             MessageBody::OrderEdit { .. } => "order_edit",
             MessageBody::Annotation { .. } => "annotation",
+            MessageBody::AnnotationStatus { .. } => "annotation_status",
             MessageBody::System { .. } => "system",
         }
     }
@@ -385,6 +454,12 @@ impl MessageBody {
             } => format!("[shipped] {carrier} {}", tracking_numbers.join(", ")),
             MessageBody::OrderEdit { .. } => "[order details changed]".to_owned(),
             MessageBody::Annotation { comment, .. } => format!("[annotation] {comment}"),
+            MessageBody::AnnotationStatus { resolved, .. } => if *resolved {
+                "[annotation resolved]"
+            } else {
+                "[annotation reopened]"
+            }
+            .to_owned(),
             MessageBody::System { text } => text.clone(),
         }
     }

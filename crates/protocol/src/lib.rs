@@ -22,6 +22,7 @@ pub mod error;
 pub mod export;
 pub mod ids;
 pub mod order;
+pub mod review;
 pub mod validate;
 pub mod ws;
 

@@ -2,7 +2,7 @@
 //! clients apply them before queueing, so a message that could never be accepted is
 //! refused at once instead of failing later in the outbox.
 
-use crate::domain::MessageBody;
+use crate::domain::{Mark, MessageBody};
 
 /// Longest text message, in characters (a long quote or spec list fits; a pasted
 /// novel does not).
@@ -177,18 +177,21 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
             Ok(())
         }
         MessageBody::ProgressUpdate { text: t, .. } => text("text", t),
-        MessageBody::Annotation {
-            region, comment, ..
-        } => {
+        MessageBody::Annotation { mark, comment, .. } => {
             let inside = |v: f32| (0.0..=1.0).contains(&v);
-            if !(inside(region.x) && inside(region.y) && inside(region.w) && inside(region.h))
-                || region.x + region.w > 1.0 + f32::EPSILON
-                || region.y + region.h > 1.0 + f32::EPSILON
-            {
-                return Err(fail("region", "must lie within the image (0.0 to 1.0)"));
+            let region = mark.bounds();
+            let within = mark.points().iter().all(|p| inside(p.x) && inside(p.y))
+                && inside(region.w)
+                && inside(region.h);
+            if !within {
+                return Err(fail("mark", "must lie within the image (0.0 to 1.0)"));
+            }
+            if matches!(mark, Mark::Box { .. }) && (region.w == 0.0 || region.h == 0.0) {
+                return Err(fail("mark", "a box must have an area"));
             }
             text("comment", comment)
         }
+        MessageBody::AnnotationStatus { .. } => Ok(()),
     }
 }
 
@@ -260,6 +263,45 @@ pub fn sanitize_file_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Point, Region};
+    use crate::ids::MessageId;
+
+    fn annotation(mark: Mark) -> MessageBody {
+        MessageBody::Annotation {
+            image: MessageId(1),
+            mark,
+            comment: "车线".into(),
+        }
+    }
+
+    #[test]
+    fn marks_lie_within_the_photo_and_boxes_have_an_area() {
+        let region = |x, y, w, h| Mark::Box {
+            region: Region { x, y, w, h },
+        };
+        let point = |x, y| Point { x, y };
+        assert!(message_body(&annotation(region(0.0, 0.0, 1.0, 1.0))).is_ok());
+        assert!(message_body(&annotation(Mark::Pin {
+            at: point(1.0, 0.0)
+        }))
+        .is_ok());
+        for bad in [
+            region(0.9, 0.1, 0.2, 0.2),
+            region(0.5, 0.5, -0.1, 0.2),
+            region(0.5, 0.5, 0.0, 0.2),
+            region(f32::NAN, 0.5, 0.1, 0.1),
+            Mark::Pin {
+                at: point(0.5, f32::INFINITY),
+            },
+            Mark::Arrow {
+                from: point(0.5, 0.5),
+                to: point(-0.01, 0.5),
+            },
+        ] {
+            let refused = message_body(&annotation(bad)).expect_err("refused");
+            assert_eq!(refused.field, "mark", "{bad:?}");
+        }
+    }
 
     #[test]
     fn usernames_are_lowercase_ascii_words() {

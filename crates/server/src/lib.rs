@@ -87,8 +87,8 @@ impl AppState {
 }
 
 /// Checks a send from a session and turns it into a [`Write`]: the body must be valid
-/// and of a kind this server stores. Membership and references are checked by the
-/// store inside the commit.
+/// (which refuses the server's own `system` kind). Membership and references are
+/// checked by the store inside the commit.
 pub fn send_write(
     session: &Session,
     conversation_id: ConversationId,
@@ -97,32 +97,6 @@ pub fn send_write(
 ) -> Result<Write, ApiError> {
     validate::client_id("txn_id", txn_id.as_str())?;
     validate::message_body(&body)?;
-    match body {
-        MessageBody::Text { .. }
-        | MessageBody::Edit { .. }
-        | MessageBody::Recall { .. }
-        | MessageBody::Image { .. }
-        | MessageBody::Video { .. }
-        | MessageBody::Voice { .. }
-        | MessageBody::File { .. }
-        | MessageBody::ConfirmationRequest { .. }
-        | MessageBody::ConfirmationAnswer { .. }
-        | MessageBody::StageChange { .. }
-        | MessageBody::ProgressUpdate { .. }
-        | MessageBody::Shipment { .. }
-        | MessageBody::OrderEdit { .. } => {}
-        other => {
-            // Annotations need the photo-review model; until it exists the server
-            // refuses them rather than store what it cannot honour.
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedKind,
-                format!(
-                    "message kind `{}` is not accepted by this server yet",
-                    other.kind_name()
-                ),
-            ));
-        }
-    }
     Ok(Write::Send {
         sender: session.member.id,
         device: session.device_id.clone(),

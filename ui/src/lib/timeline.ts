@@ -14,7 +14,9 @@ export interface TimelineItem {
 }
 
 export function bodyText(body: MessageBody): string | null {
-  return body.kind === 'text' ? body.text : null;
+  if (body.kind === 'text') return body.text;
+  if (body.kind === 'annotation') return body.comment;
+  return null;
 }
 
 /**

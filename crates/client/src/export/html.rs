@@ -521,7 +521,39 @@ fn render_body(
                 escape(&tracking_numbers.join(", "))
             );
         }
-        MessageBody::OrderEdit { .. } | MessageBody::Annotation { .. } => {
+        MessageBody::Annotation {
+            image,
+            mark,
+            comment,
+        } => {
+            let region = mark.bounds();
+            let _ = write!(
+                html,
+                "<div class=\"card\">标注 Annotation · {} ({:.0}%, {:.0}% – {:.0}% × {:.0}%)</div>",
+                seq_of(messages, *image),
+                region.x * 100.0,
+                region.y * 100.0,
+                region.w * 100.0,
+                region.h * 100.0
+            );
+            text(html, comment);
+        }
+        MessageBody::AnnotationStatus {
+            annotation,
+            resolved,
+        } => {
+            let _ = write!(
+                html,
+                "<div class=\"card\">{} {}</div>",
+                if *resolved {
+                    "✓ 标注已解决 Annotation resolved"
+                } else {
+                    "标注重新打开 Annotation reopened"
+                },
+                seq_of(messages, *annotation)
+            );
+        }
+        MessageBody::OrderEdit { .. } => {
             text(html, &body.summary());
         }
     }

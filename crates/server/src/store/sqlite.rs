@@ -217,45 +217,60 @@ fn check_membership_rules(
 }
 
 /// Resolves the `MessageId` references a body makes: each must be a message in the
-/// same conversation, and edits and recalls must target the actor's own messages.
+/// same conversation; edits and recalls must target the actor's own messages, an
+/// annotation a photo, an annotation's status an annotation.
 async fn check_references(
     tx: &mut Tx,
     conversation_id: ConversationId,
     sender: MemberId,
     body: &MessageBody,
 ) -> Result<(), StoreError> {
-    let (targets, own_only): (Vec<MessageId>, bool) = match body {
-        MessageBody::Text { reply_to, .. } => (reply_to.iter().copied().collect(), false),
-        MessageBody::Edit { target, .. } | MessageBody::Recall { target } => (vec![*target], true),
-        _ => (Vec::new(), false),
+    let (target, own_only, must_be) = match body {
+        MessageBody::Text {
+            reply_to: Some(target),
+            ..
+        } => (*target, false, None),
+        MessageBody::Edit { target, .. } | MessageBody::Recall { target } => (*target, true, None),
+        MessageBody::Annotation { image, .. } => (*image, false, Some("image")),
+        MessageBody::AnnotationStatus { annotation, .. } => {
+            (*annotation, false, Some("annotation"))
+        }
+        _ => return Ok(()),
     };
-    for target in targets {
-        let found: Option<(i64, String)> = sqlx::query_as(
-            "SELECT sender_id, json_extract(body, '$.kind') FROM messages
-             WHERE id = ? AND conversation_id = ?",
-        )
-        .bind(target.0)
-        .bind(conversation_id.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-        match found {
-            None => {
-                return Err(StoreError::Invalid(format!(
-                    "message {target} is not in this conversation"
-                )))
-            }
-            Some((owner, _)) if own_only && owner != sender.0 => {
-                return Err(StoreError::Forbidden(
-                    "only the sender may edit or recall a message".into(),
-                ))
-            }
-            Some((_, kind)) if own_only && order::ORDER_KINDS.contains(&kind.as_str()) => {
-                // An order's record is evidence: a value changes by a new revision.
-                return Err(StoreError::Invalid(
-                    "order records cannot be edited or recalled; propose a new revision".into(),
-                ));
-            }
-            Some(_) => {}
+    let found: Option<(i64, String)> = sqlx::query_as(
+        "SELECT sender_id, json_extract(body, '$.kind') FROM messages
+         WHERE id = ? AND conversation_id = ?",
+    )
+    .bind(target.0)
+    .bind(conversation_id.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((owner, kind)) = found else {
+        return Err(StoreError::Invalid(format!(
+            "message {target} is not in this conversation"
+        )));
+    };
+    if own_only && owner != sender.0 {
+        return Err(StoreError::Forbidden(
+            "only the sender may edit or recall a message".into(),
+        ));
+    }
+    if own_only && order::ORDER_KINDS.contains(&kind.as_str()) {
+        // An order's record is evidence: a value changes by a new revision.
+        return Err(StoreError::Invalid(
+            "order records cannot be edited or recalled; propose a new revision".into(),
+        ));
+    }
+    if let Some(expected) = must_be {
+        if kind != expected {
+            return Err(StoreError::Invalid(format!(
+                "message {target} is not {}",
+                if expected == "image" {
+                    "a photo"
+                } else {
+                    "an annotation"
+                }
+            )));
         }
     }
     Ok(())

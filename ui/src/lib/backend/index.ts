@@ -29,6 +29,7 @@ import type { MessageBody } from './bindings/MessageBody';
 import type { ChainStatus } from './bindings/ChainStatus';
 import type { ExportFormat } from './bindings/ExportFormat';
 import type { ExportSummary } from './bindings/ExportSummary';
+import type { Album } from './bindings/Album';
 
 export type {
   ChangeEvent,
@@ -61,6 +62,12 @@ export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
 export type { Conversation, MessageBody, ChainStatus, ExportFormat, ExportSummary };
 export type { ChainAlarm } from './bindings/ChainAlarm';
+export type { Album };
+export type { AlbumItem } from './bindings/AlbumItem';
+export type { AnnotationThread } from './bindings/AnnotationThread';
+export type { Mark } from './bindings/Mark';
+export type { Point } from './bindings/Point';
+export type { Region } from './bindings/Region';
 export type { ConnectionState } from './bindings/ConnectionState';
 export type { AttachmentRef } from './bindings/AttachmentRef';
 export type { HostInfo } from './bindings/HostInfo';
@@ -122,6 +129,10 @@ export interface Backend {
   /** Queues an order message (proposal, answer, stage change, progress, shipment, edit). */
   sendOrderMessage(conversationId: number, body: MessageBody): Promise<LocalMessage>;
   createOrder(order: NewOrder): Promise<Conversation>;
+  /** The conversation's photos and videos, and the annotations on them. */
+  album(conversationId: number): Promise<Album>;
+  /** Queues an annotation, or resolves / reopens one. */
+  sendReviewMessage(conversationId: number, body: MessageBody): Promise<LocalMessage>;
   /** Full-text search of the local history. */
   search(query: SearchQuery): Promise<SearchHit[]>;
   /** How far this device has verified a conversation's hash chain, and any breaks. */
@@ -194,6 +205,8 @@ export const tauriBackend: Backend = {
   orderRecord: (conversationId) => invoke('order_record', { conversationId }),
   sendOrderMessage: (conversationId, body) => invoke('send_order_message', { conversationId, body }),
   createOrder: (order) => invoke('create_order', { order }),
+  album: (conversationId) => invoke('album', { conversationId }),
+  sendReviewMessage: (conversationId, body) => invoke('send_review_message', { conversationId, body }),
   search: (query) => invoke('search', { query }),
   chainStatus: (conversationId) => invoke('chain_status', { conversationId }),
   exportRecord: (conversationId, format) => invoke('export_record', { conversationId, format }),

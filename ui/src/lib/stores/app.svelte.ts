@@ -3,6 +3,7 @@
 // exactly what changed.
 import {
   asUiError,
+  type Album,
   type Backend,
   type ChainStatus,
   type Change,
@@ -94,6 +95,10 @@ export class AppState {
   private searchRun = 0;
   /** How far the open conversation's hash chain is verified here, and any breaks. */
   chain: ChainStatus | null = $state(null);
+  /** The open conversation's photos and videos with their annotations. */
+  album: Album | null = $state(null);
+  /** The photo open in the viewer, and the annotation to show in it. */
+  viewing: { image: number; annotation: number | null } | null = $state(null);
   /** An export running (its format) and the last one finished. */
   exporting: ExportFormat | null = $state(null);
   lastExport: ExportSummary | null = $state(null);
@@ -221,10 +226,13 @@ export class AppState {
     this.orderRecord = null;
     this.cardDraft = null;
     this.chain = null;
+    this.album = null;
+    this.viewing = null;
     this.lastExport = null;
     void this.timeline?.load();
     void this.reloadOrderRecord();
     void this.reloadChain();
+    void this.reloadAlbum();
     void this.backend.openConversation(id);
   }
 
@@ -259,6 +267,22 @@ export class AppState {
     }
     const record = await this.backend.orderRecord(id);
     if (this.activeId === id) this.orderRecord = record;
+  }
+
+  /** Re-reads the open conversation's album. */
+  async reloadAlbum() {
+    const id = this.activeId;
+    if (id === null) {
+      this.album = null;
+      return;
+    }
+    const album = await this.backend.album(id);
+    if (this.activeId === id) this.album = album;
+  }
+
+  /** Opens a photo of the open conversation in the viewer (at an annotation). */
+  openPhoto(image: number, annotation: number | null = null) {
+    this.viewing = { image, annotation };
   }
 
   /** Re-reads where the open conversation's hash chain stands. */
@@ -343,6 +367,9 @@ export class AppState {
       }
       if (reload || event.changes.some((c) => (c.type === 'messages' || c.type === 'chain_alarm') && c.conversation_id === id)) {
         work.push(this.reloadChain());
+      }
+      if (reload || event.changes.some((c) => c.type === 'messages' && c.conversation_id === id)) {
+        work.push(this.reloadAlbum());
       }
     }
     await Promise.all(work);
@@ -459,5 +486,7 @@ export function summaryText(body: import('../backend').MessageBody): string {
       return `[进度 progress] ${body.text}`;
     case 'annotation':
       return `[标注 annotation] ${body.comment}`;
+    case 'annotation_status':
+      return body.resolved ? '[标注已解决 annotation resolved]' : '[标注重新打开 annotation reopened]';
   }
 }
