@@ -496,6 +496,13 @@ impl App {
     pub async fn hover(&self, css: &str) -> anyhow::Result<()> {
         use fantoccini::actions::{InputSource, MouseActions, PointerAction};
         let element = self.wait_for(css, Duration::from_secs(15)).await?;
+        // Pointer actions do not scroll; the element must be on screen.
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({ block: 'center' })",
+                vec![serde_json::to_value(&element)?],
+            )
+            .await?;
         let actions = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
             element,
             duration: None,
@@ -503,6 +510,41 @@ impl App {
             y: 0.0,
         });
         self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Presses the mouse at one point of an element and releases it at another (offsets
+    /// in CSS pixels from the element's centre), through WebDriver's pointer actions.
+    pub async fn drag(&self, css: &str, from: (f64, f64), to: (f64, f64)) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let element = self.wait_for(css, Duration::from_secs(15)).await?;
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: element.clone(),
+                duration: None,
+                x: from.0,
+                y: from.1,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveToElement {
+                element: element.clone(),
+                duration: Some(Duration::from_millis(200)),
+                x: (from.0 + to.0) / 2.0,
+                y: (from.1 + to.1) / 2.0,
+            })
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: Some(Duration::from_millis(200)),
+                x: to.0,
+                y: to.1,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(actions).await?;
+        self.client.release_actions().await?;
         Ok(())
     }
 

@@ -57,7 +57,11 @@ async fn open_order(app: &App, number: &str) -> anyhow::Result<()> {
 
 /// A 24-megapixel JPEG of fine noise (so any recompression would change its bytes).
 fn sample_photo(path: &std::path::Path) -> anyhow::Result<String> {
-    let (w, h) = (6000u32, 4000u32);
+    photo_of_size(path, 6000, 4000)
+}
+
+/// A JPEG of grainy leather-brown noise, as big as asked.
+fn photo_of_size(path: &std::path::Path, w: u32, h: u32) -> anyhow::Result<String> {
     let mut pixels = vec![0u8; (w * h * 3) as usize];
     let mut state = 0x1234_5678u32;
     for (i, px) in pixels.iter_mut().enumerate() {
@@ -147,7 +151,10 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     let photo_dir = tempfile::tempdir()?;
     let photo = photo_dir.path().join("样品 sample v2 24MP.jpg");
     let photo_sha = sample_photo(&photo)?;
-    desktop.drag_files(&[&photo], (1420, 700), (STAFF_X + 800, 450))?;
+    // The first sample, to compare the new one with.
+    let earlier = photo_dir.path().join("样品 sample v1.jpg");
+    photo_of_size(&earlier, 3000, 2000)?;
+    desktop.drag_files(&[&photo, &earlier], (1420, 700), (STAFF_X + 800, 450))?;
     staff.wait_for("[data-testid=drop-dialog]", WAIT).await?;
     staff.screenshot("photo-dropped").await?;
     staff.click("[data-testid=send-drop]").await?;
@@ -219,7 +226,120 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             .join(&photo_sha),
     )?;
     assert_eq!(hex::encode(Sha256::digest(&cached)), photo_sha);
+
+    // 100 %: one image pixel on one screen pixel.
+    client.click("[data-testid=viewer-actual]").await?;
+    client
+        .wait_until(
+            "the original shown at 100 %",
+            "const r = document.querySelector('[data-testid=viewer-image]').getBoundingClientRect(); \
+             return Math.abs(r.width * devicePixelRatio - 6000) < 0.5 && Math.abs(r.height * devicePixelRatio - 4000) < 0.5",
+            WAIT,
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    client.screenshot("actual-size").await?;
+
+    // The customer boxes a detail and comments on it.
+    client.click("[data-testid=viewer-fit]").await?;
+    client
+        .wait_until(
+            "the photo fitted to the window",
+            "const r = document.querySelector('[data-testid=viewer-image]').getBoundingClientRect(); \
+             const s = document.querySelector('[data-testid=viewer-stage]').getBoundingClientRect(); \
+             return r.width <= s.width + 0.5 && r.height <= s.height + 0.5 && r.left >= s.left - 0.5",
+            WAIT,
+        )
+        .await?;
+    client.click("[data-testid=tool-box]").await?;
+    // Where the drag should land, in the photo's own coordinates (WebDriver offsets
+    // are from the element's centre).
+    client
+        .client
+        .execute(
+            "const r = document.querySelector('[data-testid=viewer-image]').getBoundingClientRect(); \
+             const at = (dx, dy) => [(r.width / 2 + dx) / r.width, (r.height / 2 + dy) / r.height]; \
+             window.expectedBox = [at(-90, -50), at(30, 20)];",
+            vec![],
+        )
+        .await?;
+    client
+        .drag("[data-testid=viewer-image]", (-90.0, -50.0), (30.0, 20.0))
+        .await?;
+    client
+        .type_into(
+            "[data-testid=annotation-comment]",
+            "这里车线歪了 stitching is crooked here",
+        )
+        .await?;
+    client.click("[data-testid=annotation-send]").await?;
+    client
+        .wait_until(
+            "the box drawn where the pointer went, listed beside the photo",
+            "const rect = document.querySelector('.marks rect.mark'); \
+             if (document.querySelectorAll('[data-testid=annotation-thread]').length !== 1 || !rect) return false; \
+             const [[x0, y0], [x1, y1]] = window.expectedBox; \
+             const got = ['x', 'y', 'width', 'height'].map((a) => Number(rect.getAttribute(a))); \
+             const want = [x0, y0, x1 - x0, y1 - y0]; \
+             return got.every((v, i) => Math.abs(v - want[i]) < 0.004)",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("annotated").await?;
+
+    // Compare with the first sample, side by side.
+    client
+        .client
+        .execute(
+            "const select = document.querySelector('[data-testid=viewer-compare-select]'); \
+             select.value = select.options[1].value; \
+             select.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![],
+        )
+        .await?;
+    client
+        .wait_until(
+            "both samples side by side",
+            "const a = document.querySelector('[data-testid=viewer-image]'); \
+             const b = document.querySelector('[data-testid=viewer-compare-image]'); \
+             return !!a && !!b && b.complete && b.naturalWidth === 3000 \
+                 && Math.abs(a.getBoundingClientRect().width - b.getBoundingClientRect().width) < 1",
+            Duration::from_secs(60),
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    client.screenshot("compare").await?;
     client.click("[data-testid=viewer-close]").await?;
+
+    // Staff sees the annotation in the conversation; clicking it opens the viewer with
+    // the boxed region in the middle.
+    staff
+        .wait_until(
+            "the annotation reaching staff",
+            "const m = document.querySelector('[data-testid=message][data-kind=annotation]'); \
+             return !!m && m.textContent.includes('车线歪了') && !!m.querySelector('[data-testid=annotation-message] img')",
+            WAIT,
+        )
+        .await?;
+    staff.screenshot("annotation-received").await?;
+    staff.click("[data-testid=annotation-message]").await?;
+    staff
+        .wait_until(
+            "the viewer opening at the annotated region",
+            "const img = document.querySelector('[data-testid=viewer-image]'); \
+             const box = document.querySelector('.marks rect.selected'); \
+             const stage = document.querySelector('[data-testid=viewer-stage]'); \
+             if (!img || !img.complete || img.naturalWidth !== 6000 || !box || !stage) return false; \
+             const b = box.getBoundingClientRect(), s = stage.getBoundingClientRect(); \
+             return Math.abs(b.left + b.width / 2 - (s.left + s.width / 2)) < 2 \
+                 && Math.abs(b.top + b.height / 2 - (s.top + s.height / 2)) < 2 \
+                 && b.width > s.width / 3",
+            Duration::from_secs(60),
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    staff.screenshot("annotation-opened").await?;
+    staff.click("[data-testid=viewer-close]").await?;
 
     // Staff sees "read", and the desktop announced it.
     staff

@@ -174,7 +174,7 @@ export default {
     compareWith: 'Compare with {{name}}',
     tool: {
       box: '▭ Box',
-      pin: '📍 Pin',
+      pin: '◉ Pin',
       arrow: '↗ Arrow',
       boxHint: 'Drag on the photo to box the spot.',
       pinHint: 'Click the spot on the photo.',

@@ -174,7 +174,7 @@ export default {
     compareWith: '对比：{{name}}',
     tool: {
       box: '▭ 框选',
-      pin: '📍 图钉',
+      pin: '◉ 图钉',
       arrow: '↗ 箭头',
       boxHint: '在照片上拖动，框出要说明的位置。',
       pinHint: '点击照片上要说明的位置。',
