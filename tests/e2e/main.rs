@@ -721,6 +721,34 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         demo.screenshot(number).await?;
         demo.click("[data-testid=board-button]").await?;
     }
+    // The sample order's album: its photos by stage, the customer's annotations on them.
+    demo.click("[data-testid=board-order][data-order-number='BP-2026-007']")
+        .await?;
+    demo.click("[data-testid=album-button]").await?;
+    demo.wait_until(
+        "the album listing the order's three sample photos",
+        "return document.querySelectorAll('[data-testid=album-item] img').length === 3",
+        WAIT,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    demo.screenshot("album").await?;
+    demo.client
+        .execute(
+            "[...document.querySelectorAll('[data-testid=album-item]')].find((e) => e.textContent.includes('侧袋')).click()",
+            vec![],
+        )
+        .await?;
+    demo.wait_until(
+        "the side-pocket photo open with its annotation",
+        "const img = document.querySelector('[data-testid=viewer-image]'); \
+         return !!img && img.complete && img.naturalWidth === 4000 \
+             && document.querySelectorAll('[data-testid=annotation-thread]').length === 1",
+        Duration::from_secs(60),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    demo.screenshot("review").await?;
     demo.client.close().await?;
 
     std::fs::write(

@@ -190,6 +190,10 @@ enum Step {
     Move(Stage, Stage),
     Progress(Stage, &'static str, &'static [usize]),
     Ship(&'static str, &'static str),
+    /// A comment on a region of one of the order's photos.
+    Annotate(usize, Mark, &'static str),
+    /// Resolves the annotation made at an earlier step.
+    Resolve(usize),
 }
 
 impl Step {
@@ -224,6 +228,15 @@ impl Step {
             Step::Ship(carrier, number) => MessageBody::Shipment {
                 carrier: (*carrier).into(),
                 tracking_numbers: vec![(*number).into()],
+            },
+            Step::Annotate(photo, mark, comment) => MessageBody::Annotation {
+                image: photos.get(*photo).copied().unwrap_or(MessageId(0)),
+                mark: *mark,
+                comment: (*comment).into(),
+            },
+            Step::Resolve(annotation) => MessageBody::AnnotationStatus {
+                annotation: step(annotation),
+                resolved: true,
             },
         }
     }
@@ -262,6 +275,32 @@ fn order_story(index: usize) -> Vec<(usize, Step)> {
             (1, Move(Inquiry, Sample)),
             (1, Propose("colour", "PANTONE 18-1031 棕色 brown", &[2])),
             (4, Answer(1, true, "Colour approved.")),
+            (
+                4,
+                Annotate(
+                    1,
+                    Mark::Box {
+                        region: Region {
+                            x: 0.58,
+                            y: 0.34,
+                            w: 0.2,
+                            h: 0.18,
+                        },
+                    },
+                    "侧袋拉链头请换成古铜色 Side-pocket puller in antique brass, please",
+                ),
+            ),
+            (
+                4,
+                Annotate(
+                    0,
+                    Mark::Pin {
+                        at: Point { x: 0.5, y: 0.28 },
+                    },
+                    "Logo 再往下 1 cm Move the logo 1 cm lower",
+                ),
+            ),
+            (4, Resolve(3)),
             (
                 1,
                 Propose(
