@@ -339,6 +339,32 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     staff.screenshot("annotation-opened").await?;
+    // Staff answers under the annotation, from the viewer.
+    staff.click("[data-testid=annotation-reply]").await?;
+    staff
+        .type_into(
+            "[data-testid=annotation-reply-text]",
+            "大货会改正 will be fixed in production \u{E007}",
+        )
+        .await?;
+    staff
+        .wait_until(
+            "the reply threaded under the annotation",
+            "const r = document.querySelector('[data-testid=annotation-replies]'); \
+             return !!r && r.textContent.includes('大货会改正')",
+            WAIT,
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    staff.screenshot("annotation-replied").await?;
+    let still = staff
+        .client
+        .execute(
+            "const r = document.querySelector('[data-testid=annotation-replies]'); return !!r && r.textContent.includes('大货会改正')",
+            vec![],
+        )
+        .await?;
+    assert_eq!(still, serde_json::Value::Bool(true), "the reply stays listed");
     staff.click("[data-testid=viewer-close]").await?;
 
     // Staff sees "read", and the desktop announced it.

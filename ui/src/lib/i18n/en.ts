@@ -168,6 +168,10 @@ export default {
     cards: '{{count}} cards',
   },
   viewer: {
+    reply: 'Reply',
+    replyPlaceholder: 'Reply to this annotation…',
+    send: 'Send',
+    makeCard: 'Make a card',
     close: 'Close',
     fit: 'Fit',
     actual: '100%',
@@ -181,7 +185,6 @@ export default {
     resolve: 'Mark resolved',
     reopen: 'Reopen',
     resolvedBy: 'Resolved by {{name}}',
-    replies: '{{count}} replies',
     compare: 'Compare',
     compareNone: 'Compare: none',
     compareWith: 'Compare with {{name}}',

@@ -168,6 +168,10 @@ export default {
     cards: '{{count}} 个确认项',
   },
   viewer: {
+    reply: '回复',
+    replyPlaceholder: '回复这个标注…',
+    send: '发送',
+    makeCard: '转为确认项',
     close: '关闭',
     fit: '适应窗口',
     actual: '100%',
@@ -181,7 +185,6 @@ export default {
     resolve: '标记为已解决',
     reopen: '重新打开',
     resolvedBy: '{{name}} 已解决',
-    replies: '{{count}} 条回复',
     compare: '对比',
     compareNone: '对比：无',
     compareWith: '对比：{{name}}',
