@@ -364,7 +364,11 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             vec![],
         )
         .await?;
-    assert_eq!(still, serde_json::Value::Bool(true), "the reply stays listed");
+    assert_eq!(
+        still,
+        serde_json::Value::Bool(true),
+        "the reply stays listed"
+    );
     staff.click("[data-testid=viewer-close]").await?;
 
     // Staff sees "read", and the desktop announced it.

@@ -49,6 +49,27 @@ async fn arrived(
     id
 }
 
+/// Sends a generated photo and waits until both sides hold it; returns its id.
+async fn send_photo(
+    from: &Engine,
+    to: &Engine,
+    order: ConversationId,
+    file: &Path,
+    caption: &str,
+) -> MessageId {
+    let queued = from.send_file(order, file, caption).await.expect("queued");
+    arrived(from, to, order, &queued).await
+}
+
+fn stage(from: Stage, to: Stage, reason: &str) -> MessageBody {
+    MessageBody::StageChange {
+        from,
+        to,
+        reason: reason.into(),
+        waived: vec![],
+    }
+}
+
 /// Waits until both sides fold the same album, and returns it.
 async fn same_album(a: &Engine, b: &Engine, order: ConversationId) -> Album {
     let deadline = tokio::time::Instant::now() + SETTLE;
@@ -93,40 +114,29 @@ async fn annotations_round_trip_with_exact_coordinates_and_the_album_lists_the_o
 
     // Inquiry: the customer's reference photo. Then a sample photo, a text, a second
     // sample round with its photo.
-    let reference = {
-        let queued = alice
-            .send_file(
-                order,
-                &photo(dir.path(), "参考图 reference.png", [120, 80, 50]),
-                "",
-            )
-            .await
-            .unwrap();
-        arrived(&alice, &wang, order, &queued).await
-    };
+    let reference = send_photo(
+        &alice,
+        &wang,
+        order,
+        &photo(dir.path(), "参考图 reference.png", [120, 80, 50]),
+        "",
+    )
+    .await;
     post(
         &wang,
         &alice,
         order,
-        MessageBody::StageChange {
-            from: Stage::Inquiry,
-            to: Stage::Sample,
-            reason: String::new(),
-            waived: vec![],
-        },
+        stage(Stage::Inquiry, Stage::Sample, ""),
     )
     .await;
-    let sample_v1 = {
-        let queued = wang
-            .send_file(
-                order,
-                &photo(dir.path(), "sample v1.png", [110, 70, 40]),
-                "第一版",
-            )
-            .await
-            .unwrap();
-        arrived(&wang, &alice, order, &queued).await
-    };
+    let sample_v1 = send_photo(
+        &wang,
+        &alice,
+        order,
+        &photo(dir.path(), "sample v1.png", [110, 70, 40]),
+        "第一版",
+    )
+    .await;
     post(&wang, &alice, order, text("样品已寄出", None)).await;
 
     // The customer marks three details on the first sample.
@@ -190,37 +200,28 @@ async fn annotations_round_trip_with_exact_coordinates_and_the_album_lists_the_o
         &wang,
         &alice,
         order,
-        MessageBody::StageChange {
-            from: Stage::Sample,
-            to: Stage::Production,
-            reason: String::new(),
-            waived: vec![],
-        },
+        stage(Stage::Sample, Stage::Production, ""),
     )
     .await;
     post(
         &wang,
         &alice,
         order,
-        MessageBody::StageChange {
-            from: Stage::Production,
-            to: Stage::Sample,
-            reason: "客户要求改内袋 pocket change".into(),
-            waived: vec![],
-        },
+        stage(
+            Stage::Production,
+            Stage::Sample,
+            "客户要求改内袋 pocket change",
+        ),
     )
     .await;
-    let sample_v2 = {
-        let queued = wang
-            .send_file(
-                order,
-                &photo(dir.path(), "sample v2.png", [112, 72, 42]),
-                "第二版",
-            )
-            .await
-            .unwrap();
-        arrived(&wang, &alice, order, &queued).await
-    };
+    let sample_v2 = send_photo(
+        &wang,
+        &alice,
+        order,
+        &photo(dir.path(), "sample v2.png", [112, 72, 42]),
+        "第二版",
+    )
+    .await;
     let card = post(
         &wang,
         &alice,
