@@ -388,4 +388,11 @@ async fn annotations_on_the_wrong_thing_are_refused_and_change_nothing() {
     );
     assert_eq!(server_timeline(&wang, order_a).await, before_a);
     assert_eq!(server_timeline(&wang, order_b).await, before_b);
+
+    // A recalled photo takes no new annotations.
+    send(&wang, order_a, MessageBody::Recall { target: photo_a })
+        .await
+        .unwrap();
+    let recalled = send(&wang, order_a, note(photo_a)).await;
+    assert_eq!(code(recalled), ErrorCode::InvalidField);
 }

@@ -273,6 +273,21 @@ async fn check_references(
             )));
         }
     }
+    if matches!(body, MessageBody::Annotation { .. }) {
+        // The WHERE clause repeats the partial index `messages_recalled` word for word.
+        let recalled: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM messages
+             WHERE conversation_id = ? AND json_extract(body, '$.target') = ?
+               AND json_extract(body, '$.kind') = 'recall'",
+        )
+        .bind(conversation_id.0)
+        .bind(target.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if recalled.is_some() {
+            return Err(StoreError::Invalid(format!("photo {target} was recalled")));
+        }
+    }
     Ok(())
 }
 
