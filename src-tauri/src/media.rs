@@ -90,6 +90,9 @@ async fn serve(shell: &Shell, path: &str) -> Response<Vec<u8>> {
                 "private, max-age=31536000, immutable",
             )
             .header("X-Content-Type-Options", "nosniff")
+            // The viewer reads pixels back (the colour picker), which a cross-origin image
+            // allows only with CORS. Only the app's own windows are served at all.
+            .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
             .body(bytes)
             .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR)),
         Err(e) => {

@@ -287,6 +287,22 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     client.screenshot("annotated").await?;
 
+    // The colour at a point, as the photo has it (leather brown: the sample photo's pixels
+    // are 140/96/60 plus up to 23 of noise, then JPEG-compressed).
+    client.click("[data-testid=tool-picker]").await?;
+    client.click("[data-testid=viewer-image]").await?;
+    client
+        .wait_until(
+            "the picked colour shown",
+            "const m = /RGB (\\d+), (\\d+), (\\d+)/.exec(document.querySelector('[data-testid=picked-colour]')?.textContent ?? ''); \
+             if (!m) return false; const [r, g, b] = m.slice(1).map(Number); \
+             return r >= 125 && r <= 175 && g >= 80 && g <= 130 && b >= 45 && b <= 95 && r > g && g > b",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("colour").await?;
+    client.click("[data-testid=tool-picker]").await?;
+
     // Compare with the first sample, side by side.
     client
         .client

@@ -168,6 +168,9 @@ export default {
     cards: '{{count}} cards',
   },
   viewer: {
+    picker: '✚ Colour',
+    pickerHint: 'Click a point of the photo to read its colour.',
+    pickedAt: 'pixel ({{x}}, {{y}})',
     reply: 'Reply',
     replyPlaceholder: 'Reply to this annotation…',
     send: 'Send',

@@ -168,6 +168,9 @@ export default {
     cards: '{{count}} 个确认项',
   },
   viewer: {
+    picker: '✚ 取色',
+    pickerHint: '点击照片上的一点，查看它的颜色值。',
+    pickedAt: '像素 ({{x}}, {{y}})',
     reply: '回复',
     replyPlaceholder: '回复这个标注…',
     send: '发送',
