@@ -36,6 +36,7 @@ const COMMANDS: &[&str] = &[
     "send_order_message",
     "album",
     "send_review_message",
+    "photo_details",
     "create_order",
     "search",
     "chain_status",

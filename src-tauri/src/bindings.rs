@@ -26,6 +26,7 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crate::alerts::OpenTarget::export_all_to(dir)?;
     satchel_protocol::order::OrderRecord::export_all_to(dir)?;
     satchel_protocol::review::Album::export_all_to(dir)?;
+    satchel_client::preview::PhotoDetails::export_all_to(dir)?;
     crate::commands::NewOrder::export_all_to(dir)?;
     satchel_client::SearchQuery::export_all_to(dir)?;
     satchel_client::SearchHit::export_all_to(dir)?;

@@ -508,6 +508,15 @@ pub async fn send_review_message(
     Ok(shell.engine.send(conversation_id, body).await?)
 }
 
+/// What the camera recorded about a photo, for the viewer.
+#[tauri::command]
+pub async fn photo_details(
+    shell: State<'_, Shell>,
+    sha256: String,
+) -> UiResult<satchel_client::preview::PhotoDetails> {
+    Ok(shell.engine.photo_details(&sha256).await?)
+}
+
 /// A new order, as staff open it from the order board.
 #[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct NewOrder {

@@ -122,6 +122,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::send_order_message,
             commands::album,
             commands::send_review_message,
+            commands::photo_details,
             commands::create_order,
             commands::search,
             commands::chain_status,

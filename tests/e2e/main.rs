@@ -78,8 +78,43 @@ fn photo_of_size(path: &std::path::Path, w: u32, h: u32) -> anyhow::Result<Strin
         h as u16,
         jpeg_encoder::ColorType::Rgb,
     )?;
+    let jpeg = with_camera_exif(&jpeg)?;
     std::fs::write(path, &jpeg)?;
     Ok(hex::encode(Sha256::digest(&jpeg)))
+}
+
+/// The JPEG with an EXIF record such as a camera writes (make, model, time, exposure).
+fn with_camera_exif(jpeg: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let ascii = |tag, text: &str| Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value: Value::Ascii(vec![text.as_bytes().to_vec()]),
+    };
+    let fields = [
+        ascii(Tag::Make, "SONY"),
+        ascii(Tag::Model, "ILCE-7M4"),
+        ascii(Tag::DateTimeOriginal, "2026:11:24 10:15:00"),
+        Field {
+            tag: Tag::ExposureTime,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![Rational { num: 1, denom: 160 }]),
+        },
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    writer.write(&mut tiff, false)?;
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(tiff.get_ref());
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&u16::try_from(app1.len() + 2)?.to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
 }
 
 /// The scenario the desktop issue asks for, in one run (the apps are expensive to
@@ -213,6 +248,14 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             "const img = document.querySelector('[data-testid=viewer-image]'); \
              return !!img && img.complete && img.naturalWidth === 6000 && img.naturalHeight === 4000",
             Duration::from_secs(60),
+        )
+        .await?;
+    client
+        .wait_until(
+            "the camera's record shown with the photo",
+            "const e = document.querySelector('[data-testid=viewer-exif]'); \
+             return !!e && e.textContent.includes('SONY ILCE-7M4') && e.textContent.includes('2026-11-24 10:15:00') && e.textContent.includes('1/160 s')",
+            WAIT,
         )
         .await?;
     // Painting a 24 MP decode takes a moment after it has loaded.

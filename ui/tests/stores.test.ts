@@ -52,6 +52,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     chainStatus: vi.fn(async () => ({ verified_seq: 0, head: '0'.repeat(64), alarms: [] })),
     album: vi.fn(async () => ({ items: [], annotations: [] })),
     sendReviewMessage: vi.fn(),
+    photoDetails: vi.fn(async () => ({ camera: null, taken: null, exposure: null })),
     exportRecord: vi.fn(async () => null),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),

@@ -620,6 +620,22 @@ impl Engine {
         crate::transfer::download(&self.inner, sha256).await
     }
 
+    /// What the camera recorded about a photo (camera, time, exposure), read from its
+    /// verified original (fetched first if needed).
+    pub async fn photo_details(
+        &self,
+        sha256: &str,
+    ) -> Result<crate::preview::PhotoDetails, EngineError> {
+        let path = self.fetch_file(sha256).await?;
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| EngineError::File(format!("{}: {e}", path.display())))?;
+            Ok(crate::preview::details(&mut std::io::BufReader::new(file)))
+        })
+        .await
+        .map_err(|e| EngineError::Corrupt(e.to_string()))?
+    }
+
     /// Binds a folder to a conversation: from now on every new file written into it is
     /// sent there automatically, once. Files already in the folder are sent too unless
     /// `skip_existing`. The binding survives restarts.

@@ -95,6 +95,72 @@ fn exif_orientation(bytes: &[u8]) -> image::metadata::Orientation {
         .unwrap_or(image::metadata::Orientation::NoTransforms)
 }
 
+/// What the camera recorded about a photo, for the viewer's header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PhotoDetails {
+    /// Make and model, e.g. "Canon EOS R6".
+    pub camera: Option<String>,
+    /// When it was taken, as the camera wrote it (its local time, no zone).
+    pub taken: Option<String>,
+    /// Exposure, the parts present: "1/125 s · f/2.8 · ISO 200 · 26 mm".
+    pub exposure: Option<String>,
+}
+
+/// Reads the camera's EXIF record from an image file (only its header is read).
+/// Anything absent or unreadable is left out.
+pub fn details(file: &mut (impl std::io::BufRead + std::io::Seek)) -> PhotoDetails {
+    let Ok(exif) = exif::Reader::new().read_from_container(file) else {
+        return PhotoDetails::default();
+    };
+    let field = |tag| exif.get_field(tag, exif::In::PRIMARY);
+    let text = |tag| {
+        field(tag).and_then(|f| match &f.value {
+            exif::Value::Ascii(parts) => parts
+                .first()
+                .map(|p| {
+                    String::from_utf8_lossy(p)
+                        .trim()
+                        .trim_end_matches('\0')
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|s| !s.is_empty()),
+            _ => None,
+        })
+    };
+    let camera = match (text(exif::Tag::Make), text(exif::Tag::Model)) {
+        // Many cameras repeat the make in the model.
+        (Some(make), Some(model)) if model.to_lowercase().starts_with(&make.to_lowercase()) => {
+            Some(model)
+        }
+        (Some(make), Some(model)) => Some(format!("{make} {model}")),
+        (make, model) => make.or(model),
+    };
+    let taken = text(exif::Tag::DateTimeOriginal)
+        .or_else(|| text(exif::Tag::DateTime))
+        // EXIF writes "2026:11:20 14:03:05".
+        .map(|t| t.replacen(':', "-", 2));
+    let with_unit = |tag| field(tag).map(|f| f.display_value().with_unit(&exif).to_string());
+    let iso = field(exif::Tag::PhotographicSensitivity)
+        .and_then(|f| f.value.get_uint(0))
+        .map(|v| format!("ISO {v}"));
+    let parts: Vec<String> = [
+        with_unit(exif::Tag::ExposureTime),
+        with_unit(exif::Tag::FNumber),
+        iso,
+        with_unit(exif::Tag::FocalLength),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    PhotoDetails {
+        camera,
+        taken,
+        exposure: (!parts.is_empty()).then(|| parts.join(" · ")),
+    }
+}
+
 /// Decodes an RGB or greyscale JPEG at the smallest DCT scale that still yields at
 /// least [`CHAT_EDGE`] on the long edge. `None` for anything that is not such a JPEG
 /// (CMYK JPEGs go the generic way, which converts them properly).
@@ -198,4 +264,74 @@ fn encode(image: &DynamicImage) -> Result<Preview, PreviewError> {
         height: rgb.height(),
         jpeg,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exif::experimental::Writer;
+    use exif::{Field, In, Rational, Tag, Value};
+
+    /// A TIFF-structured EXIF record with the given fields, as a JPEG's APP1 segment
+    /// would carry it.
+    fn jpeg_with_exif(fields: &[Field]) -> Vec<u8> {
+        let mut writer = Writer::new();
+        for field in fields {
+            writer.push_field(field);
+        }
+        let mut tiff = std::io::Cursor::new(Vec::new());
+        writer.write(&mut tiff, false).expect("exif written");
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(tiff.get_ref());
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend_from_slice(&u16::try_from(app1.len() + 2).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&[0xFF, 0xD9]);
+        out
+    }
+
+    fn ascii(tag: Tag, text: &str) -> Field {
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![text.as_bytes().to_vec()]),
+        }
+    }
+
+    #[test]
+    fn camera_time_and_exposure_are_read_from_exif() {
+        let jpeg = jpeg_with_exif(&[
+            ascii(Tag::Make, "Canon"),
+            ascii(Tag::Model, "Canon EOS R6"),
+            ascii(Tag::DateTimeOriginal, "2026:11:20 14:03:05"),
+            Field {
+                tag: Tag::ExposureTime,
+                ifd_num: In::PRIMARY,
+                value: Value::Rational(vec![Rational { num: 1, denom: 125 }]),
+            },
+            Field {
+                tag: Tag::FNumber,
+                ifd_num: In::PRIMARY,
+                value: Value::Rational(vec![Rational { num: 28, denom: 10 }]),
+            },
+            Field {
+                tag: Tag::PhotographicSensitivity,
+                ifd_num: In::PRIMARY,
+                value: Value::Short(vec![200]),
+            },
+        ]);
+        let details = details(&mut std::io::Cursor::new(jpeg));
+        assert_eq!(details.camera.as_deref(), Some("Canon EOS R6"));
+        assert_eq!(details.taken.as_deref(), Some("2026-11-20 14:03:05"));
+        assert_eq!(
+            details.exposure.as_deref(),
+            Some("1/125 s · f/2.8 · ISO 200")
+        );
+    }
+
+    #[test]
+    fn a_photo_without_exif_has_no_details() {
+        let details = details(&mut std::io::Cursor::new(vec![0xFF, 0xD8, 0xFF, 0xD9]));
+        assert_eq!(details, PhotoDetails::default());
+    }
 }

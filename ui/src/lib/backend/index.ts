@@ -30,6 +30,7 @@ import type { ChainStatus } from './bindings/ChainStatus';
 import type { ExportFormat } from './bindings/ExportFormat';
 import type { ExportSummary } from './bindings/ExportSummary';
 import type { Album } from './bindings/Album';
+import type { PhotoDetails } from './bindings/PhotoDetails';
 
 export type {
   ChangeEvent,
@@ -62,7 +63,7 @@ export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
 export type { Conversation, MessageBody, ChainStatus, ExportFormat, ExportSummary };
 export type { ChainAlarm } from './bindings/ChainAlarm';
-export type { Album };
+export type { Album, PhotoDetails };
 export type { AlbumItem } from './bindings/AlbumItem';
 export type { AnnotationThread } from './bindings/AnnotationThread';
 export type { Mark } from './bindings/Mark';
@@ -133,6 +134,8 @@ export interface Backend {
   album(conversationId: number): Promise<Album>;
   /** Queues an annotation, or resolves / reopens one. */
   sendReviewMessage(conversationId: number, body: MessageBody): Promise<LocalMessage>;
+  /** What the camera recorded about a photo (camera, time, exposure). */
+  photoDetails(sha256: string): Promise<PhotoDetails>;
   /** Full-text search of the local history. */
   search(query: SearchQuery): Promise<SearchHit[]>;
   /** How far this device has verified a conversation's hash chain, and any breaks. */
@@ -207,6 +210,7 @@ export const tauriBackend: Backend = {
   createOrder: (order) => invoke('create_order', { order }),
   album: (conversationId) => invoke('album', { conversationId }),
   sendReviewMessage: (conversationId, body) => invoke('send_review_message', { conversationId, body }),
+  photoDetails: (sha256) => invoke('photo_details', { sha256 }),
   search: (query) => invoke('search', { query }),
   chainStatus: (conversationId) => invoke('chain_status', { conversationId }),
   exportRecord: (conversationId, format) => invoke('export_record', { conversationId, format }),
