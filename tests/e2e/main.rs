@@ -433,8 +433,10 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     // Staff sees "read", and the desktop announced it.
     staff
         .wait_until(
-            "the text showing as read",
-            "const m = [...document.querySelectorAll('[data-testid=message][data-kind=text]')].pop(); \
+            "the quote showing as read",
+            // The quote that needs confirmation (staff's later reply under the annotation
+            // is read only once the customer scrolls to it).
+            "const m = [...document.querySelectorAll('[data-testid=message][data-kind=text]')].find((e) => e.textContent.includes('请确认报价')); \
              return !!m && m.dataset.state === 'read'",
             WAIT,
         )
