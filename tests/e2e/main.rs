@@ -544,8 +544,18 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     client.screenshot("reminded").await?;
     client.click("[data-testid=notifications-button]").await?;
-    // The customer looks (window focused; clicking beside the messages): now it is read.
+    // The customer looks (window focused; clicking beside the messages) and scrolls down
+    // to it — the conversation was opened at the notified message above it: now it is on
+    // screen, and read.
     desktop.click_at(CUSTOMER_X + FOCUS.0, FOCUS.1)?;
+    client
+        .client
+        .execute(
+            "[...document.querySelectorAll('[data-testid=message][data-kind=text]')] \
+                 .find((m) => m.textContent.includes('纸箱唛头')).scrollIntoView({ block: 'center' })",
+            vec![],
+        )
+        .await?;
     staff
         .wait_until(
             "the deadline message read",
