@@ -368,6 +368,21 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     tokio::time::sleep(Duration::from_millis(800)).await;
     client.screenshot("compare").await?;
+    // Or laid over it, half transparent, in the same frame.
+    client.click("[data-testid=compare-overlay]").await?;
+    client
+        .wait_until(
+            "the first sample laid over the second",
+            "const a = document.querySelector('[data-testid=viewer-image]'); \
+             const b = document.querySelector('[data-testid=viewer-overlay-image]'); \
+             if (!a || !b || !b.complete || b.naturalWidth !== 3000 || document.querySelector('[data-testid=viewer-compare]')) return false; \
+             const ra = a.getBoundingClientRect(), rb = b.getBoundingClientRect(); \
+             return Math.abs(ra.left - rb.left) < 1 && Math.abs(ra.width - rb.width) < 1 && getComputedStyle(b).opacity === '0.5'",
+            WAIT,
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.screenshot("overlay").await?;
     client.click("[data-testid=viewer-close]").await?;
 
     // Staff sees the annotation in the conversation; clicking it opens the viewer with

@@ -168,6 +168,9 @@ export default {
     cards: '{{count}} cards',
   },
   viewer: {
+    side: 'Side by side',
+    overlay: 'Overlay',
+    opacity: 'Overlay opacity',
     picker: '✚ Colour',
     pickerHint: 'Click a point of the photo to read its colour.',
     pickedAt: 'pixel ({{x}}, {{y}})',

@@ -168,6 +168,9 @@ export default {
     cards: '{{count}} 个确认项',
   },
   viewer: {
+    side: '并排',
+    overlay: '叠加',
+    opacity: '叠加透明度',
     picker: '✚ 取色',
     pickerHint: '点击照片上的一点，查看它的颜色值。',
     pickedAt: '像素 ({{x}}, {{y}})',
