@@ -383,6 +383,17 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     client.screenshot("overlay").await?;
+    // Or swiped: the first sample up to a divider, the second beyond it.
+    client.click("[data-testid=compare-swipe]").await?;
+    client
+        .wait_until(
+            "the first sample shown up to the divider",
+            "const b = document.querySelector('[data-testid=viewer-overlay-image]'); \
+             return !!b && getComputedStyle(b).opacity === '1' && getComputedStyle(b).clipPath.includes('50%')",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("swipe").await?;
     client.click("[data-testid=viewer-close]").await?;
 
     // Staff sees the annotation in the conversation; clicking it opens the viewer with

@@ -168,6 +168,8 @@ export default {
     cards: '{{count}} cards',
   },
   viewer: {
+    swipe: 'Swipe',
+    divider: 'Divider position',
     side: 'Side by side',
     overlay: 'Overlay',
     opacity: 'Overlay opacity',

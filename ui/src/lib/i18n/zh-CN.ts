@@ -168,6 +168,8 @@ export default {
     cards: '{{count}} 个确认项',
   },
   viewer: {
+    swipe: '滑动',
+    divider: '分界位置',
     side: '并排',
     overlay: '叠加',
     opacity: '叠加透明度',
