@@ -389,7 +389,11 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         .wait_until(
             "the first sample shown up to the divider",
             "const b = document.querySelector('[data-testid=viewer-overlay-image]'); \
-             return !!b && getComputedStyle(b).opacity === '1' && getComputedStyle(b).clipPath.includes('50%')",
+             const line = document.querySelector('[data-testid=swipe-line]'); \
+             if (!b || !line) return false; \
+             const rb = b.getBoundingClientRect(), rl = line.getBoundingClientRect(); \
+             return getComputedStyle(b).opacity === '1' && getComputedStyle(b).clipPath.includes('50%') \
+                 && Math.abs(rl.left + rl.width / 2 - (rb.left + rb.width / 2)) < 2",
             WAIT,
         )
         .await?;
