@@ -89,7 +89,7 @@ const WALK_ABOVE_CANDIDATES: i64 = 2_000;
 
 /// A typed word that begins more indexed words than this is searched as a prefix (an
 /// OR of that many terms costs more than FTS5's merged prefix doclist).
-const MAX_PREFIX_EXPANSION: i64 = 64;
+const MAX_PREFIX_EXPANSION: usize = 64;
 
 /// How many index candidates a backwards walk reads before it gives up and collects
 /// every candidate instead (a filter that discards most of them, or history stored
@@ -1816,15 +1816,13 @@ async fn walk_newest_first(
                 )
                 .bind(prefix)
                 .bind(search::prefix_end(prefix))
-                .bind(MAX_PREFIX_EXPANSION + 1)
+                .bind(MAX_PREFIX_EXPANSION as i64 + 1)
                 .fetch_all(&mut *conn)
                 .await?;
                 // Too many words to OR cheaply; none at all may be an indexed word the
                 // vocabulary spells differently (FTS5 folds diacritics): the prefix
                 // search decides.
-                if words.is_empty()
-                    || words.len() > usize::try_from(MAX_PREFIX_EXPANSION).unwrap_or(usize::MAX)
-                {
+                if words.is_empty() || words.len() > MAX_PREFIX_EXPANSION {
                     return Ok(None);
                 }
                 groups.push(words.into_iter().map(search::Term::Exact).collect());

@@ -85,25 +85,24 @@ impl Album {
     /// are left out; an edit of an annotation changes its comment.
     pub fn from_messages<'a>(messages: impl IntoIterator<Item = Recorded<'a>>) -> Album {
         let mut album = Album::default();
-        let mut stage = Stage::default();
-        let mut rounds: Vec<(Stage, u32)> = vec![(stage, 1)];
-        let round_of = |rounds: &[(Stage, u32)], stage: Stage| {
-            rounds
-                .iter()
-                .rev()
-                .find(|(s, _)| *s == stage)
-                .map_or(1, |(_, r)| *r)
-        };
+        // The stage the order is in, which stretch of it this is, and how often each
+        // stage has been entered.
+        let (mut stage, mut round) = (Stage::default(), 1);
+        let mut entered: Vec<(Stage, u32)> = vec![(stage, 1)];
         for m in messages {
             match m.body {
                 MessageBody::StageChange { to, .. } => {
                     stage = *to;
-                    let round = rounds
-                        .iter()
-                        .rev()
-                        .find(|(s, _)| s == to)
-                        .map_or(1, |(_, r)| r + 1);
-                    rounds.push((*to, round));
+                    round = match entered.iter_mut().find(|(s, _)| s == to) {
+                        Some((_, times)) => {
+                            *times += 1;
+                            *times
+                        }
+                        None => {
+                            entered.push((*to, 1));
+                            1
+                        }
+                    };
                 }
                 MessageBody::Image {
                     attachment,
@@ -125,7 +124,7 @@ impl Album {
                     attachment: attachment.clone(),
                     caption: caption.clone(),
                     stage,
-                    round: round_of(&rounds, stage),
+                    round,
                     cards: Vec::new(),
                     annotations: 0,
                     open_annotations: 0,
