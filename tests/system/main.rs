@@ -15,6 +15,9 @@
 //! - `authorization`: nobody sees or touches what is not theirs.
 //! - `engine_files`: files through the engine, offline, interrupted, in order.
 //! - `files`: resumable, verified uploads and authorised, byte-exact downloads.
+//! - `operations`: a backup taken under write load restores to a workspace that passes
+//!   the same invariants; a damaged or misplaced backup restores nothing; `/metrics`
+//!   counts what happened.
 //! - `orders`: an order from inquiry to receipt — cards with revisions, stage gates,
 //!   progress, shipping — and nobody else's customer touching it.
 //! - `review`: annotations on photos travel exactly, gather replies and resolutions;
@@ -36,6 +39,7 @@ mod evidence;
 mod exactly_once;
 mod files;
 mod invites;
+mod operations;
 mod orders;
 mod previews;
 mod receipts;

@@ -279,6 +279,9 @@ pub(crate) async fn download(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf
     result
 }
 
+/// How long a download may receive nothing before it is abandoned (and resumed).
+const DOWNLOAD_STALL: Duration = Duration::from_secs(30);
+
 async fn download_once(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, EngineError> {
     let target = cached_path(inner.profile_dir(), sha256);
     if inner.db.has_file(sha256).await? && tokio::fs::try_exists(&target).await.unwrap_or(false) {
@@ -320,7 +323,19 @@ async fn download_once(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, Engi
     };
     let started = (std::time::Instant::now(), done);
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A connection that goes silent (a dropped Wi-Fi, a dead NAT entry) sends no
+        // reset; without this the download would wait for hours instead of resuming.
+        let chunk = match tokio::time::timeout(DOWNLOAD_STALL, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = file.flush().await;
+                return Err(EngineError::File(format!(
+                    "download of {sha256} stalled at {done} bytes; it resumes on the next try"
+                )));
+            }
+        };
         let written = match chunk {
             Ok(chunk) => file
                 .write_all(&chunk)

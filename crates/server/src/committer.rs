@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::metrics::Metrics;
 use crate::store::{LoggedEvent, Outcome, Store, StoreError, Write};
 
 /// Most writes applied in one transaction.
@@ -23,6 +24,7 @@ pub type EventBatch = Arc<Vec<LoggedEvent>>;
 
 struct Job {
     write: Write,
+    queued: std::time::Instant,
     reply: oneshot::Sender<Result<Outcome, CommitError>>,
 }
 
@@ -59,9 +61,13 @@ impl Pending {
 impl Committer {
     /// Starts the writer task. Committed events are sent on `events`; the task ends
     /// when every `Committer` handle is dropped.
-    pub fn spawn(store: Arc<dyn Store>, events: broadcast::Sender<EventBatch>) -> Committer {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        events: broadcast::Sender<EventBatch>,
+        metrics: Arc<Metrics>,
+    ) -> Committer {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(store, rx, events));
+        tokio::spawn(run(store, rx, events, metrics));
         Committer { queue }
     }
 
@@ -70,7 +76,12 @@ impl Committer {
         let (reply, rx) = oneshot::channel();
         // If the committer is gone the reply sender is dropped with the job, and
         // `Pending::outcome` reports `Stopped`.
-        let _ = self.queue.send(Job { write, reply }).await;
+        let job = Job {
+            write,
+            queued: std::time::Instant::now(),
+            reply,
+        };
+        let _ = self.queue.send(job).await;
         Pending(rx)
     }
 
@@ -84,9 +95,15 @@ async fn run(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Job>,
     events: broadcast::Sender<EventBatch>,
+    metrics: Arc<Metrics>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let sends: Vec<bool> = jobs
+            .iter()
+            .map(|j| matches!(j.write, Write::Send { .. }))
+            .collect();
+        let queued: Vec<std::time::Instant> = jobs.iter().map(|j| j.queued).collect();
         let (writes, replies): (Vec<Write>, Vec<_>) =
             jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
         let count = writes.len();
@@ -96,7 +113,15 @@ async fn run(
                     // No receivers is fine: nobody is connected.
                     let _ = events.send(Arc::new(result.events));
                 }
-                for (reply, outcome) in replies.into_iter().zip(result.outcomes) {
+                for (i, (reply, outcome)) in replies.into_iter().zip(result.outcomes).enumerate() {
+                    if sends[i] {
+                        metrics
+                            .send_ack_seconds
+                            .observe(queued[i].elapsed().as_secs_f64());
+                    }
+                    if matches!(&outcome, Ok(Outcome::Sent(ack)) if !ack.duplicate) {
+                        metrics.messages.inc();
+                    }
                     let _ = reply.send(outcome.map_err(CommitError::Refused));
                 }
             }
@@ -104,6 +129,7 @@ async fn run(
                 let cause = std::error::Error::source(&error)
                     .map(ToString::to_string)
                     .unwrap_or_default();
+                metrics.store_errors.inc();
                 tracing::error!(%error, %cause, batch = count, "commit failed; the batch will be retried by clients");
                 for reply in replies {
                     let _ = reply.send(Err(CommitError::Failed));

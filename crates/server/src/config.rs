@@ -16,6 +16,9 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
+    /// Lets Prometheus scrape `/metrics` from another machine with
+    /// `Authorization: Bearer <token>`; without it only loopback peers may.
+    pub metrics_token: Option<String>,
 }
 
 /// How logs are written.
@@ -63,22 +66,25 @@ pub struct Settings {
     pub database_url: String,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_format: LogFormat,
+    pub metrics_token: Option<String>,
 }
 
 /// Default port: 7878 ("Satchel" has no registered port; this one is rarely taken).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
 impl Settings {
-    /// Combines flag/env values (already merged by the argument parser) with the file.
-    pub fn resolve(
-        listen: Option<SocketAddr>,
-        data_dir: Option<PathBuf>,
-        database_url: Option<String>,
-        tls_cert: Option<PathBuf>,
-        tls_key: Option<PathBuf>,
-        log_format: Option<LogFormat>,
-        file: FileConfig,
-    ) -> Result<Settings, ConfigError> {
+    /// Combines flag/env values (already merged by the argument parser, given in the
+    /// shape of the file) with the file's.
+    pub fn resolve(flags: FileConfig, file: FileConfig) -> Result<Settings, ConfigError> {
+        let FileConfig {
+            listen,
+            data_dir,
+            database_url,
+            tls_cert,
+            tls_key,
+            log_format,
+            metrics_token,
+        } = flags;
         let data_dir = data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("satchel-data"));
@@ -101,6 +107,9 @@ impl Settings {
             database_url,
             tls,
             log_format: log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            metrics_token: metrics_token
+                .or(file.metrics_token)
+                .filter(|t| !t.trim().is_empty()),
         })
     }
 }

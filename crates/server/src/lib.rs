@@ -11,18 +11,22 @@
 //!   [`blobs::BlobStore`]; [`blobs::LocalBlobStore`] is the default.
 //! - [`auth`]: argon2id passwords, session tokens, login throttling.
 //! - [`config`]: settings from file, environment and flags.
+//! - [`metrics`]: Prometheus counters at `/metrics`.
 //! - [`demo`]: a lived-in demo workspace for first runs.
+//! - [`backup`]: consistent backups while serving, verified restores.
 //!
 //! Tests and embedders start a server with [`App::open`] and [`serve`] on a listener
 //! they bound themselves (for example `127.0.0.1:0`).
 
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod clock;
 pub mod committer;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod store;
 pub mod ws;
 
@@ -55,6 +59,9 @@ pub struct Inner {
     pub events: broadcast::Sender<EventBatch>,
     pub limiter: LoginLimiter,
     pub shutdown: watch::Receiver<bool>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Lets `/metrics` answer beyond loopback; set once at start-up.
+    pub metrics_token: std::sync::OnceLock<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -131,6 +138,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Blobs(#[from] blobs::BlobError),
+    #[error("setting up metrics failed")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// A server ready to serve: its store opened and its writer running.
@@ -141,9 +150,14 @@ pub struct App {
 
 impl App {
     /// Starts the committer over an opened store and blob store.
-    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn blobs::BlobStore>, limits: Limits) -> App {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn blobs::BlobStore>,
+        limits: Limits,
+    ) -> Result<App, OpenError> {
         let (events, _) = broadcast::channel(1024);
-        let committer = Committer::spawn(store.clone(), events.clone());
+        let metrics = Arc::new(metrics::Metrics::new()?);
+        let committer = Committer::spawn(store.clone(), events.clone(), metrics.clone());
         let (stop, shutdown) = watch::channel(false);
         let limiter = LoginLimiter::new(5, Duration::from_secs(60));
         let app = App {
@@ -156,11 +170,13 @@ impl App {
                 events,
                 limiter,
                 shutdown,
+                metrics,
+                metrics_token: Default::default(),
             })),
             stop,
         };
         app.spawn_upload_sweeper();
-        app
+        Ok(app)
     }
 
     /// Every ten minutes, discards uploads that have expired.
@@ -196,7 +212,7 @@ impl App {
     ) -> Result<App, OpenError> {
         let store = open_store(database_url).await?;
         let blobs = Arc::new(blobs::LocalBlobStore::open(files_dir).await?);
-        Ok(App::new(store, blobs, limits))
+        App::new(store, blobs, limits)
     }
 
     /// The shared state, for embedding and CLI subcommands.
@@ -204,7 +220,7 @@ impl App {
         &self.state
     }
 
-    /// The routes: `/healthz` and everything under `/api/v1`.
+    /// The routes: `/healthz`, `/metrics` and everything under `/api/v1`.
     pub fn router(&self) -> Router {
         let api = Router::new()
             .merge(http::accounts::router())
@@ -215,7 +231,12 @@ impl App {
             .route("/ws", get(ws::upgrade));
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics::serve))
             .nest("/api/v1", api)
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                metrics::count_server_errors,
+            ))
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .with_state(self.state.clone())
@@ -260,12 +281,16 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let router = app.router();
     let stop = app.stop;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-        })
-        .await?;
+    // The peer address tells `/metrics` whether a caller is local.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await?;
     Ok(())
 }
 
@@ -294,7 +319,7 @@ pub async fn serve_tls(
     });
     axum_server::from_tcp_rustls(listener, tls)
         .handle(handle)
-        .serve(router.into_make_service())
+        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await?;
     Ok(())
 }

@@ -8,9 +8,10 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use satchel_protocol::api::CreateMemberRequest;
 use satchel_protocol::{validate, OrgId, Role};
+use satchel_server::blobs::LocalBlobStore;
 use satchel_server::config::{FileConfig, LogFormat, Settings};
 use satchel_server::store::NewMember;
-use satchel_server::{auth, App};
+use satchel_server::{auth, backup, App};
 
 #[derive(Parser)]
 #[command(name = "satchel-server", version, about = "Satchel sync server")]
@@ -26,6 +27,14 @@ struct Cli {
     database_url: Option<String>,
     #[arg(long, global = true, env = "SATCHEL_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    /// Bearer token that lets another machine scrape `/metrics` (loopback always may).
+    #[arg(
+        long,
+        global = true,
+        env = "SATCHEL_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +72,22 @@ enum Command {
         display_name: String,
         #[arg(long, env = "SATCHEL_ADMIN_PASSWORD")]
         password: String,
+    },
+    /// Copy the database and every file into a new folder, consistently, while the
+    /// server keeps serving. Verify it with `restore --check`.
+    Backup {
+        /// The new folder for the backup (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check a backup completely and put it into an empty data folder.
+    Restore {
+        /// The backup folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// Only verify the backup (database integrity, counts, every file's hash).
+        #[arg(long)]
+        check: bool,
     },
     /// Create a customer organisation.
     CreateOrg { name: String },
@@ -103,18 +128,51 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { listen, .. } => (*listen, None, None),
         _ => (None, None, None),
     };
-    let settings = Settings::resolve(
+    let flags = FileConfig {
         listen,
-        cli.data_dir,
-        cli.database_url,
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
         tls_cert,
         tls_key,
-        cli.log_format,
-        file,
-    )?;
+        log_format: cli.log_format,
+        metrics_token: cli.metrics_token,
+    };
+    let settings = Settings::resolve(flags, file)?;
     init_logging(settings.log_format);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
+    let files_dir = settings.data_dir.join("files");
+    match &cli.command {
+        Command::Backup { to } => {
+            // Only the store and the files: no writer task, so a backup taken beside a
+            // serving process changes nothing.
+            let store = satchel_server::open_store(&settings.database_url)
+                .await
+                .context("opening the store")?;
+            let blobs = LocalBlobStore::open(&files_dir).await?;
+            let manifest = backup::backup(store.as_ref(), &blobs, to)
+                .await
+                .with_context(|| format!("backing up into {}", to.display()))?;
+            print_manifest("backed up", to, &manifest);
+            return Ok(());
+        }
+        Command::Restore { from, check: true } => {
+            let manifest = backup::verify(from)
+                .await
+                .with_context(|| format!("checking {}", from.display()))?;
+            print_manifest("verified", from, &manifest);
+            return Ok(());
+        }
+        Command::Restore { from, check: false } => {
+            let blobs = LocalBlobStore::open(&files_dir).await?;
+            let manifest = backup::restore(from, &settings.database_url, &blobs)
+                .await
+                .with_context(|| format!("restoring {}", from.display()))?;
+            print_manifest("restored", from, &manifest);
+            return Ok(());
+        }
+        _ => {}
+    }
     let app = App::open(&settings.database_url, &settings.data_dir.join("files"))
         .await
         .context("opening the store")?;
@@ -167,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { .. } | Command::Restore { .. } => Ok(()),
         Command::CreateOrg { name } => {
             validate::label("name", &name, validate::MAX_TITLE_CHARS)?;
             let org = app.state().store.create_org(name.trim()).await?;
@@ -204,9 +263,25 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+fn print_manifest(what: &str, folder: &std::path::Path, manifest: &backup::Manifest) {
+    let c = &manifest.counts;
+    println!(
+        "{what} {}: {} messages in {} conversations, {} members, {} files ({} bytes)",
+        folder.display(),
+        c.messages,
+        c.conversations,
+        c.members,
+        c.blobs,
+        manifest.blob_bytes
+    );
+}
+
 async fn serve(app: App, settings: &Settings, print_addr: bool) -> anyhow::Result<()> {
     if app.state().store.workspace().await?.is_none() {
         bail!("the workspace is not initialised; run `satchel-server init` first");
+    }
+    if let Some(token) = &settings.metrics_token {
+        let _ = app.state().metrics_token.set(token.clone());
     }
     let listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("binding {}", settings.listen))?;

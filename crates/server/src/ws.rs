@@ -66,6 +66,7 @@ fn protocol_error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
 }
 
 async fn connection(state: AppState, socket: WebSocket) {
+    let _counted = crate::metrics::ConnectionGuard::new(&state.metrics.connections);
     let (mut sink, mut stream) = socket.split();
     // Frames travel to the writer already encoded, so events can be forwarded as the
     // JSON the store holds.

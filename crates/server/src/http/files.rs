@@ -11,6 +11,7 @@
 //! the file (or who uploaded it), with single `Range` requests, served as an attachment
 //! with `nosniff`.
 
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -276,6 +277,7 @@ async fn append(
         ));
     }
     state.blobs.append(&id, offset, &body).await?;
+    state.metrics.upload_bytes.inc_by(body.len() as u64);
     let now = clock::now_millis();
     state.store.set_upload_offset(&id, end, expiry(now)).await?;
     *running = advanced;
@@ -447,7 +449,16 @@ async fn download(
             }
         },
     };
-    let stream = state.blobs.read(&sha256, start, end).await?;
+    let served = state.metrics.download_bytes.clone();
+    let stream = state
+        .blobs
+        .read(&sha256, start, end)
+        .await?
+        .inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                served.inc_by(bytes.len() as u64);
+            }
+        });
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     let h = response.headers_mut();

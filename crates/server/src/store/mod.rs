@@ -67,6 +67,16 @@ pub struct NewInvite {
     pub expires_at: UnixMillis,
 }
 
+/// How much a store holds: what a backup, restore or migration compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoreCounts {
+    pub members: u64,
+    pub conversations: u64,
+    pub messages: u64,
+    pub events: u64,
+    pub blobs: u64,
+}
+
 /// A stored blob's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -311,4 +321,12 @@ pub trait Store: Send + Sync + 'static {
     /// Whether `member` may read a blob: it is attached to a message in one of their
     /// conversations, or they uploaded it themselves. Knowing a hash is not enough.
     async fn can_read_blob(&self, member: MemberId, sha256: &str) -> Result<bool, StoreError>;
+
+    // --- operations
+
+    /// Writes a transactionally consistent copy of the whole store into the new file
+    /// `dest` without stopping writers (see [`crate::backup`]).
+    async fn snapshot_into(&self, dest: &std::path::Path) -> Result<(), StoreError>;
+    /// How much the store holds.
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
 }

@@ -1624,6 +1624,24 @@ impl Store for SqliteStore {
     async fn can_read_blob(&self, member: MemberId, sha256: &str) -> Result<bool, StoreError> {
         can_read(&mut *self.reader.acquire().await?, member, sha256).await
     }
+
+    async fn snapshot_into(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", dest.display())))?;
+        // On a reader connection: WAL readers never block the writer, so the server
+        // keeps committing while the copy is made from one read transaction.
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        count_rows(&mut conn).await
+    }
 }
 
 /// `Invalid` unless the organisation (if any) exists.
@@ -1666,4 +1684,78 @@ async fn insert_member(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn count_rows(conn: &mut SqliteConnection) -> Result<StoreCounts, StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM members) AS members, \
+                (SELECT count(*) FROM conversations) AS conversations, \
+                (SELECT count(*) FROM messages) AS messages, \
+                (SELECT count(*) FROM events) AS events, \
+                (SELECT count(*) FROM blobs) AS blobs",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+    };
+    Ok(StoreCounts {
+        members: count("members")?,
+        conversations: count("conversations")?,
+        messages: count("messages")?,
+        events: count("events")?,
+        blobs: count("blobs")?,
+    })
+}
+
+/// The file a `sqlite:` URL names, or `None` for other URLs (and in-memory databases).
+pub fn database_path(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:"))
+        .then(|| path.to_owned())
+}
+
+/// What a database file holds, read without changing it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub counts: StoreCounts,
+    pub blobs: Vec<BlobInfo>,
+}
+
+/// Opens a database file read-only, checks its integrity, and reads its counts and
+/// blob list. The file must be at rest (a backup, not a live database).
+pub async fn inspect_file(path: &std::path::Path) -> Result<Inspection, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .immutable(true);
+    let mut conn = sqlx::ConnectOptions::connect(&options)
+        .await
+        .map_err(StoreError::Open)?;
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await?;
+    if verdict != "ok" {
+        return Err(StoreError::Corrupt(format!("integrity check: {verdict}")));
+    }
+    let counts = count_rows(&mut conn).await?;
+    let blobs = sqlx::query("SELECT sha256, size, mime FROM blobs ORDER BY sha256")
+        .fetch_all(&mut conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(BlobInfo {
+                sha256: row.try_get("sha256")?,
+                size: u64::try_from(row.try_get::<i64, _>("size")?)
+                    .map_err(|_| StoreError::Corrupt("negative blob size".into()))?,
+                mime: row.try_get("mime")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(Inspection { counts, blobs })
 }
