@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "search",
     "chain_status",
     "export_record",
+    "backup_workspace",
     "remind",
     "set_muted",
     "notification_settings",

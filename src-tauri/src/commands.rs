@@ -654,3 +654,40 @@ pub async fn export_record(
             .await?,
     ))
 }
+
+/// Backs up the workspace this app hosts into a new folder inside one the user picks
+/// (`None` if they cancel) while it keeps serving. `SATCHEL_EXPORT_DIR` skips the
+/// question, as for exports.
+#[tauri::command]
+pub async fn backup_workspace(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+) -> UiResult<Option<crate::host::BackupSummary>> {
+    let Some(server) = shell.hosted_state().await else {
+        return Err(UiError::new(
+            "not_hosting",
+            "this app does not host a workspace; back up on the server's computer",
+        ));
+    };
+    let name = format!(
+        "Satchel 备份 backup {}",
+        chrono::Local::now().format("%Y-%m-%d %H%M%S")
+    );
+    let folder = match std::env::var_os("SATCHEL_EXPORT_DIR") {
+        Some(dir) => Some(std::path::PathBuf::from(dir)),
+        None => tokio::task::spawn_blocking(move || {
+            app.dialog()
+                .file()
+                .blocking_pick_folder()
+                .and_then(|p| p.into_path().ok())
+        })
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?,
+    };
+    let Some(folder) = folder else {
+        return Ok(None);
+    };
+    Ok(Some(
+        crate::host::backup(&server, &folder.join(name)).await?,
+    ))
+}

@@ -24,6 +24,39 @@ pub enum HostError {
     Init(String),
     #[error("another Satchel on this machine already hosts this workspace, on port {0}")]
     AlreadyHosted(u16),
+    #[error("the backup failed: {0}")]
+    Backup(#[from] satchel_server::backup::BackupError),
+}
+
+/// What a backup of the hosted workspace holds.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupSummary {
+    pub path: String,
+    #[ts(type = "number")]
+    pub messages: u64,
+    #[ts(type = "number")]
+    pub conversations: u64,
+    #[ts(type = "number")]
+    pub files: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// Backs up the hosted workspace into the new folder `dest` while it keeps serving
+/// (see `satchel_server::backup`; `satchel-server restore` puts it back).
+pub async fn backup(
+    server: &satchel_server::AppState,
+    dest: &Path,
+) -> Result<BackupSummary, HostError> {
+    let manifest =
+        satchel_server::backup::backup(server.store.as_ref(), server.blobs.as_ref(), dest).await?;
+    Ok(BackupSummary {
+        path: dest.to_string_lossy().into_owned(),
+        messages: manifest.counts.messages,
+        conversations: manifest.counts.conversations,
+        files: manifest.counts.blobs,
+        bytes: manifest.blob_bytes,
+    })
 }
 
 /// What the app shows about the server it hosts.

@@ -127,6 +127,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::search,
             commands::chain_status,
             commands::export_record,
+            commands::backup_workspace,
             commands::remind,
             commands::set_muted,
             commands::notification_settings,

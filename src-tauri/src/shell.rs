@@ -125,6 +125,12 @@ impl Shell {
         }
     }
 
+    /// The hosted server's state, if this app hosts one (cloned, so long work such as a
+    /// backup does not hold the lock).
+    pub async fn hosted_state(&self) -> Option<satchel_server::AppState> {
+        self.hosted.lock().await.as_ref().map(|h| h.state.clone())
+    }
+
     pub async fn session_info(&self) -> SessionInfo {
         SessionInfo {
             account: self.engine.account(),

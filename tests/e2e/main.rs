@@ -880,6 +880,35 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     .await?;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     demo.screenshot("review").await?;
+
+    // The app that hosts the workspace backs it up while serving; the backup verifies.
+    demo.client
+        .execute(
+            "document.querySelector('[data-testid=viewer-close]')?.click()",
+            vec![],
+        )
+        .await?;
+    demo.click("[data-testid=settings-button]").await?;
+    demo.click("[data-testid=backup-workspace]").await?;
+    demo.wait_for("[data-testid=backup-result]", Duration::from_secs(120))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    demo.screenshot("backup").await?;
+    let backups: Vec<_> = std::fs::read_dir(desktop.artifacts.join("demo-exports"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("backup"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let check = std::process::Command::new(satchel_test_support::binary("satchel-server")?)
+        .args(["restore", "--check", "--from"])
+        .arg(&backups[0])
+        .output()?;
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     demo.client.close().await?;
 
     std::fs::write(

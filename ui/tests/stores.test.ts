@@ -54,6 +54,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     sendReviewMessage: vi.fn(),
     photoDetails: vi.fn(async () => ({ camera: null, taken: null, exposure: null })),
     exportRecord: vi.fn(async () => null),
+    backupWorkspace: vi.fn(async () => null),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),
     notificationSettings: vi.fn(async () => ({ quiet_hours: null, deadline_lead_minutes: 60 })),
@@ -276,6 +277,26 @@ describe('the record of the open conversation', () => {
     await app.exportRecord('folder');
     expect(app.error?.code).toBe('export');
     expect(app.exporting).toBeNull();
+  });
+});
+
+describe('AppState.backupWorkspace', () => {
+  it('keeps what a backup holds, ignores a cancelled one, and reports a failure', async () => {
+    const done = { path: '/mnt/usb/Satchel 备份 backup', messages: 240, conversations: 9, files: 31, bytes: 400_000_000 };
+    const backupWorkspace = vi
+      .fn()
+      .mockResolvedValueOnce(done)
+      .mockResolvedValueOnce(null)
+      .mockRejectedValueOnce({ code: 'host', message: 'the backup failed: disk full' });
+    const app = new AppState(fakeBackend({ backupWorkspace }));
+    await app.backupWorkspace();
+    expect(app.lastBackup).toEqual(done);
+    expect(app.backingUp).toBe(false);
+    await app.backupWorkspace();
+    expect(app.lastBackup).toEqual(done);
+    await app.backupWorkspace();
+    expect(app.error?.code).toBe('host');
+    expect(app.backingUp).toBe(false);
   });
 });
 

@@ -28,6 +28,7 @@ import type { Conversation } from './bindings/Conversation';
 import type { MessageBody } from './bindings/MessageBody';
 import type { ChainStatus } from './bindings/ChainStatus';
 import type { ExportFormat } from './bindings/ExportFormat';
+import type { BackupSummary } from './bindings/BackupSummary';
 import type { ExportSummary } from './bindings/ExportSummary';
 import type { Album } from './bindings/Album';
 import type { PhotoDetails } from './bindings/PhotoDetails';
@@ -63,6 +64,7 @@ export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
 export type { Conversation, MessageBody, ChainStatus, ExportFormat, ExportSummary };
 export type { ChainAlarm } from './bindings/ChainAlarm';
+export type { BackupSummary };
 export type { Album, PhotoDetails };
 export type { AlbumItem } from './bindings/AlbumItem';
 export type { AnnotationThread } from './bindings/AnnotationThread';
@@ -142,6 +144,8 @@ export interface Backend {
   chainStatus(conversationId: number): Promise<ChainStatus>;
   /** Asks where, then exports the record; null if the user cancelled. */
   exportRecord(conversationId: number, format: ExportFormat): Promise<ExportSummary | null>;
+  /** Backs up the workspace this app hosts into a folder the user picks; null if cancelled. */
+  backupWorkspace(): Promise<BackupSummary | null>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -214,6 +218,7 @@ export const tauriBackend: Backend = {
   search: (query) => invoke('search', { query }),
   chainStatus: (conversationId) => invoke('chain_status', { conversationId }),
   exportRecord: (conversationId, format) => invoke('export_record', { conversationId, format }),
+  backupWorkspace: () => invoke('backup_workspace'),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

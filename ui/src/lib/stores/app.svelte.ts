@@ -12,6 +12,7 @@ import {
   type ConversationSummary,
   type ExportFormat,
   type ExportSummary,
+  type BackupSummary,
   type InAppNotification,
   type Member,
   type MessageBody,
@@ -102,6 +103,8 @@ export class AppState {
   /** An export running (its format) and the last one finished. */
   exporting: ExportFormat | null = $state(null);
   lastExport: ExportSummary | null = $state(null);
+  backingUp = $state(false);
+  lastBackup: BackupSummary | null = $state(null);
 
   constructor(readonly backend: Backend) {}
 
@@ -309,6 +312,21 @@ export class AppState {
       this.error = asUiError(e);
     } finally {
       this.exporting = null;
+    }
+  }
+
+  /** Backs up the hosted workspace (asking where); errors land in `error`. */
+  async backupWorkspace() {
+    if (this.backingUp) return;
+    this.error = null;
+    this.backingUp = true;
+    try {
+      const summary = await this.backend.backupWorkspace();
+      if (summary) this.lastBackup = summary;
+    } catch (e) {
+      this.error = asUiError(e);
+    } finally {
+      this.backingUp = false;
     }
   }
 
