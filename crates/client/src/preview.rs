@@ -4,6 +4,11 @@
 //! [`THUMB_EDGE`]), JPEG-encoded, never upscaled, with the EXIF orientation applied so a
 //! phone photo taken upright shows upright.
 //!
+//! Colour: a preview is sRGB, which is what every webview assumes of a JPEG without a
+//! profile. A photo that embeds another RGB profile (Display P3 from phones, Adobe RGB
+//! from cameras) has its preview converted from that profile, so a brown shows as the
+//! brown the camera saw instead of a duller or redder one.
+//!
 //! JPEGs — most sample photos — decode at a reduced DCT scale (1/2, 1/4 or 1/8), which
 //! skips most of the work of a full 24 MP decode. Everything else goes through the
 //! `image` crate with decode limits, so a decompression bomb fails cleanly instead of
@@ -53,12 +58,18 @@ pub struct Previews {
 /// Makes the chat and list previews of an image file's bytes.
 pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
     let orientation = exif_orientation(bytes);
-    let (image, full_width, full_height) = match decode_jpeg_scaled(bytes) {
+    let Decoded {
+        image,
+        width: full_width,
+        height: full_height,
+        icc,
+    } = match decode_jpeg_scaled(bytes) {
         Some(result) => result?,
         None => decode_generic(bytes)?,
     };
-    // Shrink before turning upright: rotating the smaller image is cheaper.
-    let mut image = shrink(&image, CHAT_EDGE);
+    // Shrink before converting colours and turning upright: both are cheaper on the
+    // smaller image.
+    let mut image = into_srgb(shrink(&image, CHAT_EDGE), icc.as_deref());
     image.apply_orientation(orientation);
     let (width, height) = if orientation_swaps(orientation) {
         (full_height, full_width)
@@ -73,6 +84,46 @@ pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
         chat: encode(&chat)?,
         thumb: encode(&thumb)?,
     })
+}
+
+/// A decoded image (possibly at reduced scale), the full size, and its ICC profile.
+struct Decoded {
+    image: DynamicImage,
+    width: u32,
+    height: u32,
+    icc: Option<Vec<u8>>,
+}
+
+/// Converts pixels described by an embedded ICC profile into sRGB. No profile, a
+/// damaged one, or one that is not RGB (a CMYK JPEG's: the decoder has already turned
+/// those pixels into RGB) leaves the pixels as they are, which shows them as sRGB.
+fn into_srgb(image: DynamicImage, icc: Option<&[u8]>) -> DynamicImage {
+    use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
+    let Some(icc) = icc else {
+        return image;
+    };
+    let Ok(source) = ColorProfile::new_from_slice(icc) else {
+        tracing::debug!("ignoring an unreadable ICC profile");
+        return image;
+    };
+    if source.color_space != DataColorSpace::Rgb || !image.color().has_color() {
+        return image;
+    }
+    let Ok(transform) = source.create_transform_8bit(
+        Layout::Rgb,
+        &ColorProfile::new_srgb(),
+        Layout::Rgb,
+        TransformOptions::default(),
+    ) else {
+        return image;
+    };
+    let rgb = image.to_rgb8();
+    let (width, height) = rgb.dimensions();
+    let mut converted = vec![0u8; rgb.as_raw().len()];
+    if transform.transform(rgb.as_raw(), &mut converted).is_err() {
+        return image;
+    }
+    RgbImage::from_raw(width, height, converted).map_or(image, DynamicImage::ImageRgb8)
 }
 
 fn orientation_swaps(o: image::metadata::Orientation) -> bool {
@@ -164,7 +215,7 @@ pub fn details(file: &mut (impl std::io::BufRead + std::io::Seek)) -> PhotoDetai
 /// Decodes an RGB or greyscale JPEG at the smallest DCT scale that still yields at
 /// least [`CHAT_EDGE`] on the long edge. `None` for anything that is not such a JPEG
 /// (CMYK JPEGs go the generic way, which converts them properly).
-fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<(DynamicImage, u32, u32), PreviewError>> {
+fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<Decoded, PreviewError>> {
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return None;
     }
@@ -198,6 +249,7 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<(DynamicImage, u32, u32), P
         Ok(p) => p,
         Err(e) => return Some(Err(PreviewError::Damaged(e.to_string()))),
     };
+    let icc = decoder.icc_profile();
     let image = match info.pixel_format {
         jpeg_decoder::PixelFormat::L8 => {
             image::GrayImage::from_raw(u32::from(sw), u32::from(sh), pixels)
@@ -207,12 +259,17 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<(DynamicImage, u32, u32), P
     };
     Some(
         image
-            .map(|i| (i, w, h))
+            .map(|image| Decoded {
+                image,
+                width: w,
+                height: h,
+                icc,
+            })
             .ok_or_else(|| PreviewError::Damaged("short pixel buffer".into())),
     )
 }
 
-fn decode_generic(bytes: &[u8]) -> Result<(DynamicImage, u32, u32), PreviewError> {
+fn decode_generic(bytes: &[u8]) -> Result<Decoded, PreviewError> {
     let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreviewError::Damaged(e.to_string()))?;
@@ -224,10 +281,11 @@ fn decode_generic(bytes: &[u8]) -> Result<(DynamicImage, u32, u32), PreviewError
     limits.max_image_height = Some(60_000);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    let decoder = reader
+    let mut decoder = reader
         .into_decoder()
         .map_err(|e| PreviewError::Damaged(e.to_string()))?;
     let (w, h) = decoder.dimensions();
+    let icc = decoder.icc_profile().ok().flatten();
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(PreviewError::TooLarge {
             width: w,
@@ -241,7 +299,12 @@ fn decode_generic(bytes: &[u8]) -> Result<(DynamicImage, u32, u32), PreviewError
         },
         other => PreviewError::Damaged(other.to_string()),
     })?;
-    Ok((image, w, h))
+    Ok(Decoded {
+        image,
+        width: w,
+        height: h,
+        icc,
+    })
 }
 
 /// Scales down so the long edge is at most `edge`; never scales up.
@@ -333,5 +396,75 @@ mod tests {
     fn a_photo_without_exif_has_no_details() {
         let details = details(&mut std::io::Cursor::new(vec![0xFF, 0xD8, 0xFF, 0xD9]));
         assert_eq!(details, PhotoDetails::default());
+    }
+
+    /// A flat-coloured 64×48 image encoded by `format`, embedding `icc` if given.
+    fn flat(rgb: [u8; 3], icc: Option<Vec<u8>>, format: image::ImageFormat) -> Vec<u8> {
+        use image::ImageEncoder;
+        let pixels = RgbImage::from_pixel(64, 48, image::Rgb(rgb));
+        let mut out = Vec::new();
+        match format {
+            image::ImageFormat::Png => {
+                let mut encoder = image::codecs::png::PngEncoder::new(&mut out);
+                if let Some(icc) = icc {
+                    encoder.set_icc_profile(icc).expect("profile accepted");
+                }
+                encoder
+                    .write_image(&pixels, 64, 48, image::ExtendedColorType::Rgb8)
+                    .expect("encoded");
+            }
+            _ => {
+                let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+                if let Some(icc) = icc {
+                    encoder.set_icc_profile(icc).expect("profile accepted");
+                }
+                encoder
+                    .write_image(&pixels, 64, 48, image::ExtendedColorType::Rgb8)
+                    .expect("encoded");
+            }
+        }
+        out
+    }
+
+    /// The centre pixel of a preview as the webview will decode it (no profile: sRGB).
+    fn centre(preview: &Preview) -> [i32; 3] {
+        let decoded = image::load_from_memory(&preview.jpeg)
+            .expect("preview decodes")
+            .to_rgb8();
+        let p = decoded.get_pixel(decoded.width() / 2, decoded.height() / 2);
+        [i32::from(p[0]), i32::from(p[1]), i32::from(p[2])]
+    }
+
+    fn assert_near(actual: [i32; 3], expected: [i32; 3]) {
+        assert!(
+            actual.iter().zip(expected).all(|(a, e)| (a - e).abs() <= 3),
+            "{actual:?} is not within 3 of {expected:?}"
+        );
+    }
+
+    /// Leather brown in Display P3 is, in sRGB, redder and less blue: (150, 90, 50)
+    /// → ≈ (160, 86, 40) by the standard P3→sRGB matrix.
+    const BROWN: [u8; 3] = [150, 90, 50];
+    const BROWN_P3_IN_SRGB: [i32; 3] = [160, 86, 40];
+
+    #[test]
+    fn a_display_p3_photo_is_previewed_in_srgb() {
+        let p3 = moxcms::ColorProfile::new_display_p3()
+            .encode()
+            .expect("profile");
+        for format in [image::ImageFormat::Jpeg, image::ImageFormat::Png] {
+            let tagged = make(&flat(BROWN, Some(p3.clone()), format)).expect("previews");
+            assert_near(centre(&tagged.chat), BROWN_P3_IN_SRGB);
+            assert_near(centre(&tagged.thumb), BROWN_P3_IN_SRGB);
+        }
+    }
+
+    #[test]
+    fn untagged_srgb_tagged_and_badly_tagged_photos_keep_their_values() {
+        let srgb = moxcms::ColorProfile::new_srgb().encode().expect("profile");
+        for icc in [None, Some(srgb), Some(b"not a profile at all".to_vec())] {
+            let previews = make(&flat(BROWN, icc, image::ImageFormat::Jpeg)).expect("previews");
+            assert_near(centre(&previews.chat), BROWN.map(i32::from));
+        }
     }
 }
