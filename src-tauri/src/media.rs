@@ -56,16 +56,7 @@ async fn serve(shell: &Shell, path: &str) -> Response<Vec<u8>> {
         }
     };
     let file = match size {
-        Some(size) => match shell.engine.preview_path(sha256, size) {
-            Some(path) => Ok(path),
-            // Previews are made when the original arrives.
-            None => shell.engine.fetch_file(sha256).await.and_then(|_| {
-                shell
-                    .engine
-                    .preview_path(sha256, size)
-                    .ok_or(satchel_client::EngineError::NotFound("preview"))
-            }),
-        },
+        Some(size) => shell.engine.preview(sha256, size).await,
         None => shell.engine.fetch_file(sha256).await,
     };
     let path = match file {

@@ -139,6 +139,7 @@ async fn main() {
             name: "design-files.bin".into(),
             width: None,
             height: None,
+            preview: None,
         },
         caption: String::new(),
     };

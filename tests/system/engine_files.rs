@@ -172,6 +172,12 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
         .preview_path(&attachment.sha256, PreviewSize::Thumb)
         .is_some());
 
+    let sent_preview = attachment
+        .preview
+        .clone()
+        .expect("a preview travels beside");
+    assert_eq!((sent_preview.width, sent_preview.height), (1024, 683));
+
     wang.start().await.unwrap();
     alice.start().await.unwrap();
     settle(&[&wang, &alice], Duration::from_secs(60)).await;
@@ -180,6 +186,22 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
             .preview_path(&attachment.sha256, PreviewSize::Chat)
             .is_none(),
         "not fetched yet"
+    );
+    // The receiver shows the photo from the sender's preview, without the original.
+    let shown = alice
+        .preview(&attachment.sha256, PreviewSize::Chat)
+        .await
+        .unwrap();
+    let shown = image::open(shown).unwrap();
+    assert_eq!((shown.width(), shown.height()), (1024, 683));
+    let thumb = alice
+        .preview(&attachment.sha256, PreviewSize::Thumb)
+        .await
+        .unwrap();
+    assert_eq!(image::open(thumb).unwrap().width(), 256);
+    assert!(
+        !alice.local().has_file(&attachment.sha256).await.unwrap(),
+        "the original was not downloaded for a preview"
     );
     let fetched = alice.fetch_file(&attachment.sha256).await.unwrap();
     assert!(

@@ -132,6 +132,28 @@ impl Files {
         req.send().await.unwrap()
     }
 
+    async fn send_body(
+        &self,
+        conversation: ConversationId,
+        body: MessageBody,
+    ) -> Result<SendAck, (StatusCode, ErrorBody)> {
+        let r = self
+            .http
+            .post(format!(
+                "{}/conversations/{conversation}/messages",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .json(&SendMessageRequest {
+                txn_id: TxnId(format!("body-{}", rand::random::<u64>())),
+                body,
+            })
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+
     async fn send_file(
         &self,
         conversation: ConversationId,
@@ -146,6 +168,7 @@ impl Files {
                 name: name.into(),
                 width: None,
                 height: None,
+                preview: None,
             },
             caption: String::new(),
         };
@@ -391,6 +414,123 @@ async fn bad_chunks_are_refused_and_change_nothing() {
             .1
             .code,
         ErrorCode::InvalidField
+    );
+}
+
+/// A JPEG (or, with `png`, a PNG) of `w`×`h` in one colour.
+fn encoded_image(w: u32, h: u32, png: bool) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([150, 90, 50]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    let format = if png {
+        image::ImageFormat::Png
+    } else {
+        image::ImageFormat::Jpeg
+    };
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn photo_with_preview(photo: &[u8], preview: &[u8], edge: (u32, u32)) -> MessageBody {
+    MessageBody::Image {
+        attachment: AttachmentRef {
+            sha256: sha(photo),
+            size: photo.len() as u64,
+            mime: "image/jpeg".into(),
+            name: "sample.jpg".into(),
+            width: Some(2000),
+            height: Some(1500),
+            preview: Some(PreviewRef {
+                sha256: sha(preview),
+                size: preview.len() as u64,
+                width: edge.0,
+                height: edge.1,
+            }),
+        },
+        caption: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_preview_is_a_small_jpeg_of_the_sender_readable_by_whoever_sees_the_photo() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let alice = Files::sign_in(&server.url(), "alice").await;
+    let somchai = Files::sign_in(&server.url(), "somchai").await;
+    let photo = encoded_image(2000, 1500, false);
+    let preview = encoded_image(1024, 768, false);
+    let png = encoded_image(1024, 768, true);
+    for bytes in [&photo, &preview, &png] {
+        wang.upload(bytes).await;
+    }
+    let refused = |r: Result<SendAck, (StatusCode, ErrorBody)>| {
+        let (_, body) = r.unwrap_err();
+        assert_eq!(body.code, ErrorCode::InvalidField, "{body:?}");
+        body.message
+    };
+    // Not a JPEG; a preview that is the photo itself; absurd sizes; a preview on a file.
+    let why = refused(
+        wang.send_body(ws.order_a.id, photo_with_preview(&photo, &png, (1024, 768)))
+            .await,
+    );
+    assert!(why.contains("JPEG"), "{why}");
+    refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_preview(&photo, &photo, (1024, 768)),
+        )
+        .await,
+    );
+    refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_preview(&photo, &preview, (0, 768)),
+        )
+        .await,
+    );
+    let MessageBody::Image { attachment, .. } = photo_with_preview(&photo, &preview, (1024, 768))
+    else {
+        unreachable!()
+    };
+    refused(
+        wang.send_body(
+            ws.order_a.id,
+            MessageBody::File {
+                attachment,
+                caption: String::new(),
+            },
+        )
+        .await,
+    );
+    // Someone else's preview cannot be borrowed.
+    let foreign = encoded_image(800, 600, false);
+    somchai.upload(&foreign).await;
+    refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_preview(&photo, &foreign, (800, 600)),
+        )
+        .await,
+    );
+    assert_eq!(
+        alice.download(&sha(&preview), None, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing carries the preview yet"
+    );
+
+    wang.send_body(
+        ws.order_a.id,
+        photo_with_preview(&photo, &preview, (1024, 768)),
+    )
+    .await
+    .unwrap();
+    let got = alice.download(&sha(&preview), None, None).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &preview[..]);
+    assert_eq!(
+        somchai.download(&sha(&preview), None, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "another customer's photo's preview"
     );
 }
 

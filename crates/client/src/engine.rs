@@ -569,18 +569,24 @@ impl Engine {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let dimensions = if mime.starts_with("image/") && voice_duration_ms.is_none() {
+        let photo = mime.starts_with("image/") && voice_duration_ms.is_none();
+        let sizes = if photo {
             crate::transfer::make_previews(&self.inner.profile_dir, &imported.sha256).await
         } else {
             None
+        };
+        let preview = match sizes {
+            Some(sizes) => self.upload_preview_beside(&imported.sha256, sizes).await,
+            None => None,
         };
         let attachment = AttachmentRef {
             sha256: imported.sha256.clone(),
             size: imported.size,
             mime: mime.clone(),
             name,
-            width: dimensions.map(|d| d.0),
-            height: dimensions.map(|d| d.1),
+            width: sizes.map(|s| s.full.0),
+            height: sizes.map(|s| s.full.1),
+            preview,
         };
         let caption = caption.to_owned();
         let body = if let Some(duration_ms) = voice_duration_ms {
@@ -612,6 +618,75 @@ impl Engine {
         self.inner.transfer_wake.notify_one();
         crate::transfer::enforce_cache_limit(&self.inner, None).await?;
         Ok(Some(message))
+    }
+
+    /// Puts a photo's chat preview into the cache as a file of its own, to be uploaded
+    /// with the photo's message. `None` (the photo goes without) if that fails.
+    async fn upload_preview_beside(
+        &self,
+        sha256: &str,
+        sizes: crate::transfer::PreviewSizes,
+    ) -> Option<PreviewRef> {
+        let chat = crate::transfer::preview_path(
+            &self.inner.profile_dir,
+            sha256,
+            crate::transfer::PreviewSize::Chat,
+        );
+        let imported = match crate::transfer::import(&self.inner.profile_dir, &chat).await {
+            Ok(imported) => imported,
+            Err(error) => {
+                tracing::warn!(%error, "the photo goes without its preview");
+                return None;
+            }
+        };
+        if let Err(error) = self
+            .inner
+            .db
+            .add_file(&imported.sha256, imported.size, true)
+            .await
+        {
+            tracing::warn!(%error, "the photo goes without its preview");
+            return None;
+        }
+        Some(PreviewRef {
+            sha256: imported.sha256,
+            size: imported.size,
+            width: sizes.chat.0,
+            height: sizes.chat.1,
+        })
+    }
+
+    /// A preview of a photo: the cached one, else the one its sender uploaded (a small
+    /// download), else made from the original (fetched first).
+    pub async fn preview(
+        &self,
+        sha256: &str,
+        size: crate::transfer::PreviewSize,
+    ) -> Result<PathBuf, EngineError> {
+        if let Some(path) = self.preview_path(sha256, size) {
+            return Ok(path);
+        }
+        let sent = self
+            .inner
+            .db
+            .attachment(sha256)
+            .await?
+            .and_then(|a| a.preview);
+        if let Some(sent) = sent {
+            match crate::transfer::install_sent_preview(&self.inner, sha256, &sent.sha256).await {
+                Ok(()) => {
+                    if let Some(path) = self.preview_path(sha256, size) {
+                        return Ok(path);
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, %sha256, "no sent preview; fetching the original")
+                }
+            }
+        }
+        self.fetch_file(sha256).await?;
+        self.preview_path(sha256, size)
+            .ok_or(EngineError::NotFound("preview"))
     }
 
     /// The original of a file, downloaded (resuming a partial download) and verified

@@ -413,12 +413,17 @@ impl LocalDb {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state, blob) VALUES (?, ?, ?, ?, 'queued', ?)")
+        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state, blob, preview_blob) VALUES (?, ?, ?, ?, 'queued', ?, ?)")
             .bind(txn_id.as_str())
             .bind(local_id)
             .bind(conversation_id.0)
             .bind(&body_json)
             .bind(body.attachment().map(|a| a.sha256.clone()))
+            .bind(
+                body.attachment()
+                    .and_then(|a| a.preview.as_ref())
+                    .map(|p| p.sha256.clone()),
+            )
             .execute(&mut *tx)
             .await?;
         // A file from a watched folder is recorded as sent in the same transaction, so a
@@ -563,7 +568,8 @@ impl LocalDb {
     pub async fn queued(&self, limit: u32) -> Result<Vec<OutboxEntry>, EngineError> {
         let rows = sqlx::query(
             "SELECT txn_id, conversation_id, body,
-                    (blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blob AND f.uploaded = 1)) AS ready
+                    (blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blob AND f.uploaded = 1))
+                    AND (preview_blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = preview_blob AND f.uploaded = 1)) AS ready
              FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
         )
         .bind(i64::from(limit))
@@ -623,7 +629,7 @@ impl LocalDb {
     pub async fn evictable_files(&self) -> Result<Vec<(String, u64)>, EngineError> {
         let rows = sqlx::query(
             "SELECT sha256, size FROM files f
-             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob = f.sha256)
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE f.sha256 IN (o.blob, o.preview_blob))
              ORDER BY last_used, sha256",
         )
         .fetch_all(&self.reader)
@@ -666,7 +672,7 @@ impl LocalDb {
     pub async fn upload_wanted(&self, sha256: &str) -> Result<bool, EngineError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM files WHERE sha256 = ?1 AND paused = 0
-               AND EXISTS (SELECT 1 FROM outbox WHERE blob = ?1 AND state = 'queued')",
+               AND EXISTS (SELECT 1 FROM outbox WHERE ?1 IN (blob, preview_blob) AND state = 'queued')",
         )
         .bind(sha256)
         .fetch_optional(&self.reader)
@@ -680,7 +686,9 @@ impl LocalDb {
         self.remove_unsent(
             txn_id,
             "DELETE FROM outbox WHERE txn_id = ? AND blob IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = outbox.blob AND f.uploaded = 1)
+               AND (NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = outbox.blob AND f.uploaded = 1)
+                    OR (preview_blob IS NOT NULL AND NOT EXISTS
+                          (SELECT 1 FROM files f WHERE f.sha256 = outbox.preview_blob AND f.uploaded = 1)))
              RETURNING local_id",
             "message still uploading",
         )
@@ -691,7 +699,8 @@ impl LocalDb {
     pub async fn pending_uploads(&self) -> Result<Vec<(String, u64)>, EngineError> {
         let rows = sqlx::query(
             "SELECT sha256, size FROM files WHERE uploaded = 0 AND paused = 0
-               AND sha256 IN (SELECT blob FROM outbox WHERE state = 'queued')
+               AND sha256 IN (SELECT blob FROM outbox WHERE state = 'queued'
+                              UNION SELECT preview_blob FROM outbox WHERE state = 'queued')
              ORDER BY last_used",
         )
         .fetch_all(&self.reader)
@@ -714,11 +723,12 @@ impl LocalDb {
         sha256: &str,
         reason: &str,
     ) -> Result<Touched, EngineError> {
-        let txns: Vec<String> =
-            sqlx::query_scalar("SELECT txn_id FROM outbox WHERE blob = ? AND state = 'queued'")
-                .bind(sha256)
-                .fetch_all(&self.reader)
-                .await?;
+        let txns: Vec<String> = sqlx::query_scalar(
+            "SELECT txn_id FROM outbox WHERE ?1 IN (blob, preview_blob) AND state = 'queued'",
+        )
+        .bind(sha256)
+        .fetch_all(&self.reader)
+        .await?;
         let mut touched = Touched::default();
         for txn in txns {
             let t = self.fail_send(&TxnId(txn), reason).await?;

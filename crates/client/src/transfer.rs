@@ -425,37 +425,73 @@ pub(crate) fn preview_path(profile: &Path, sha256: &str, size: PreviewSize) -> P
 /// Largest file a preview is made of.
 const MAX_PREVIEW_SOURCE: u64 = 512 * 1024 * 1024;
 
-/// Makes and caches the previews of a cached image, off the async threads. Returns the
-/// image's displayed size, or `None` when it is not an image that can be previewed
-/// (the file is still sent and saved as it is).
-pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<(u32, u32)> {
+/// What [`make_previews`] made: the image's displayed size and its chat preview's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreviewSizes {
+    pub full: (u32, u32),
+    pub chat: (u32, u32),
+}
+
+/// Makes and caches the previews of a cached image, off the async threads. `None` when
+/// it is not an image that can be previewed (the file is still sent and saved as it is).
+pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<PreviewSizes> {
     let source = cached_path(profile, sha256);
     let size = tokio::fs::metadata(&source).await.ok()?.len();
     if size > MAX_PREVIEW_SOURCE {
         return None;
     }
     let bytes = tokio::fs::read(&source).await.ok()?;
-    let previews = match tokio::task::spawn_blocking(move || crate::preview::make(&bytes)).await {
-        Ok(Ok(p)) => p,
+    let previews = previews_of(bytes, sha256).await?;
+    write_previews(profile, sha256, &previews.chat.jpeg, &previews.thumb.jpeg).await?;
+    Some(PreviewSizes {
+        full: (previews.width, previews.height),
+        chat: (previews.chat.width, previews.chat.height),
+    })
+}
+
+async fn previews_of(bytes: Vec<u8>, sha256: &str) -> Option<crate::preview::Previews> {
+    match tokio::task::spawn_blocking(move || crate::preview::make(&bytes)).await {
+        Ok(Ok(p)) => Some(p),
         Ok(Err(error)) => {
             tracing::debug!(%error, %sha256, "no preview");
-            return None;
+            None
         }
-        Err(_) => return None,
-    };
-    for (which, preview) in [
-        (PreviewSize::Chat, &previews.chat),
-        (PreviewSize::Thumb, &previews.thumb),
-    ] {
+        Err(_) => None,
+    }
+}
+
+async fn write_previews(profile: &Path, sha256: &str, chat: &[u8], thumb: &[u8]) -> Option<()> {
+    for (which, jpeg) in [(PreviewSize::Chat, chat), (PreviewSize::Thumb, thumb)] {
         let path = preview_path(profile, sha256, which);
         let tmp = path.with_extension("tmp");
-        if tokio::fs::write(&tmp, &preview.jpeg).await.is_err()
+        if tokio::fs::write(&tmp, jpeg).await.is_err()
             || tokio::fs::rename(&tmp, &path).await.is_err()
         {
             return None;
         }
     }
-    Some((previews.width, previews.height))
+    Some(())
+}
+
+/// Installs the previews of the photo `sha256` from the preview its sender uploaded
+/// (downloaded and verified like any file): a few hundred kilobytes instead of the
+/// whole original.
+pub(crate) async fn install_sent_preview(
+    inner: &Arc<Inner>,
+    sha256: &str,
+    preview_sha256: &str,
+) -> Result<(), EngineError> {
+    let path = download(inner, preview_sha256).await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| io_error("reading", &path, e))?;
+    // The sender's chat preview is used as it is; only the list thumbnail is made here.
+    let previews = previews_of(bytes.clone(), preview_sha256)
+        .await
+        .ok_or_else(|| EngineError::File(format!("preview {preview_sha256} is not an image")))?;
+    write_previews(inner.profile_dir(), sha256, &bytes, &previews.thumb.jpeg)
+        .await
+        .ok_or_else(|| EngineError::File(format!("storing the previews of {sha256} failed")))
 }
 
 /// Default size limit of a profile's file cache.

@@ -171,7 +171,29 @@ pub struct AttachmentRef {
     pub name: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// A photo's preview, uploaded beside the original so a receiver shows the photo at
+    /// once instead of after the whole original has arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub preview: Option<PreviewRef>,
 }
+
+/// A small sRGB JPEG of a photo (long edge ≤ [`MAX_PREVIEW_EDGE`]), stored as a blob
+/// of its own and readable by everyone who may read the photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PreviewRef {
+    pub sha256: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Longest edge a preview blob may have.
+pub const MAX_PREVIEW_EDGE: u32 = 2048;
+/// Largest preview blob the server accepts.
+pub const MAX_PREVIEW_BYTES: u64 = 4 << 20;
 
 /// A region of an image in normalised coordinates (0.0–1.0 of width and height), so an
 /// annotation survives any display size.

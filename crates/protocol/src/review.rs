@@ -223,6 +223,7 @@ mod tests {
                 name: format!("IMG_{n}.jpg"),
                 width: Some(6000),
                 height: Some(4000),
+                preview: None,
             },
             caption: String::new(),
         }

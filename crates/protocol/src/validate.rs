@@ -111,6 +111,14 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Previews are for photos only.
+fn no_preview(attachment: &crate::AttachmentRef) -> Result<(), FieldError> {
+    match attachment.preview {
+        Some(_) => Err(fail("preview", "only photos carry a preview")),
+        None => Ok(()),
+    }
+}
+
 /// The fields of a message body a client may send. The server additionally checks
 /// that referenced messages exist in the same conversation.
 pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
@@ -123,10 +131,39 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
             Err(fail("kind", "system messages are written by the server"))
         }
         MessageBody::Recall { .. } => Ok(()),
-        MessageBody::Image { caption, .. }
-        | MessageBody::Video { caption, .. }
-        | MessageBody::File { caption, .. } => optional_text("caption", caption),
-        MessageBody::Voice { .. } => Ok(()),
+        MessageBody::Image {
+            caption,
+            attachment,
+        } => {
+            if let Some(preview) = &attachment.preview {
+                let edge = 1..=crate::MAX_PREVIEW_EDGE;
+                if !edge.contains(&preview.width) || !edge.contains(&preview.height) {
+                    return Err(fail(
+                        "preview",
+                        format!(
+                            "a preview is 1 to {} pixels a side",
+                            crate::MAX_PREVIEW_EDGE
+                        ),
+                    ));
+                }
+                if preview.sha256 == attachment.sha256 {
+                    return Err(fail("preview", "a preview is a file of its own"));
+                }
+            }
+            optional_text("caption", caption)
+        }
+        MessageBody::Video {
+            caption,
+            attachment,
+        }
+        | MessageBody::File {
+            caption,
+            attachment,
+        } => {
+            no_preview(attachment)?;
+            optional_text("caption", caption)
+        }
+        MessageBody::Voice { attachment, .. } => no_preview(attachment),
         MessageBody::ConfirmationRequest { item, value, .. } => {
             label("item", item, MAX_TITLE_CHARS)?;
             text("value", value)

@@ -565,6 +565,7 @@ async fn store_photo(
         name: name.into(),
         width: Some(PHOTO_SIZE.0),
         height: Some(PHOTO_SIZE.1),
+        preview: None,
     })
 }
 

@@ -98,6 +98,7 @@ pub fn corpus(count: usize) -> Vec<Generated> {
                         name: format!("IMG_{i}.jpg"),
                         width: None,
                         height: None,
+                        preview: None,
                     },
                     caption: text.clone(),
                 },

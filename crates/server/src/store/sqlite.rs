@@ -445,36 +445,68 @@ async fn update_order(
 
 /// For a body carrying an attachment: checks that the blob is stored, verified and
 /// readable by the sender, and sets its size and MIME type from what the server
-/// measured (a client's claims are not stored). Returns the blob's hash.
+/// measured (a client's claims are not stored); the same for a photo's preview, which
+/// must also be a small JPEG. Returns the hashes of the blobs the message carries.
 async fn attach(
     tx: &mut Tx,
     sender: MemberId,
     body: &mut MessageBody,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let attachment = match body {
         MessageBody::Image { attachment, .. }
         | MessageBody::Video { attachment, .. }
         | MessageBody::Voice { attachment, .. }
         | MessageBody::File { attachment, .. } => attachment,
-        _ => return Ok(None),
+        _ => return Ok(Vec::new()),
     };
-    let blob = sqlx::query("SELECT size, mime FROM blobs WHERE sha256 = ?")
-        .bind(&attachment.sha256)
+    let (size, mime) = readable_blob(tx, sender, &attachment.sha256)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "attachment {} is not an uploaded, verified file of yours",
+                attachment.sha256
+            ))
+        })?;
+    attachment.size = size;
+    attachment.mime = mime;
+    let mut carried = vec![attachment.sha256.clone()];
+    if let Some(preview) = &mut attachment.preview {
+        let refused = |why: &str| StoreError::Invalid(format!("preview {}: {why}", preview.sha256));
+        let (size, mime) = readable_blob(tx, sender, &preview.sha256)
+            .await?
+            .ok_or_else(|| refused("not an uploaded, verified file of yours"))?;
+        if mime != "image/jpeg" {
+            return Err(refused("a preview is a JPEG"));
+        }
+        if size > MAX_PREVIEW_BYTES {
+            return Err(refused("larger than a preview may be"));
+        }
+        preview.size = size;
+        carried.push(preview.sha256.clone());
+    }
+    Ok(carried)
+}
+
+/// Size and sniffed type of a complete blob `member` may read.
+async fn readable_blob(
+    tx: &mut Tx,
+    member: MemberId,
+    sha256: &str,
+) -> Result<Option<(u64, String)>, StoreError> {
+    let Some(blob) = sqlx::query("SELECT size, mime FROM blobs WHERE sha256 = ?")
+        .bind(sha256)
         .fetch_optional(&mut **tx)
-        .await?;
-    let readable = match &blob {
-        Some(_) => can_read(&mut *tx, sender, &attachment.sha256).await?,
-        None => false,
+        .await?
+    else {
+        return Ok(None);
     };
-    let (Some(blob), true) = (blob, readable) else {
-        return Err(StoreError::Invalid(format!(
-            "attachment {} is not an uploaded, verified file of yours",
-            attachment.sha256
-        )));
-    };
-    attachment.size = u64::try_from(blob.try_get::<i64, _>("size")?).unwrap_or(0);
-    attachment.mime = blob.try_get("mime")?;
-    Ok(Some(attachment.sha256.clone()))
+    if !can_read(&mut *tx, member, sha256).await? {
+        return Ok(None);
+    }
+    Ok(Some((
+        u64::try_from(blob.try_get::<i64, _>("size")?).unwrap_or(0),
+        blob.try_get("mime")?,
+    )))
 }
 
 async fn can_read(
@@ -621,7 +653,7 @@ async fn apply_send(
     // and the (device, txn) pair is new. Bodies that reference other messages are
     // checked first; a replay or a non-member falls through to the slow path below.
     let mut body = body;
-    let attachment = attach(tx, sender, &mut body).await?;
+    let carried = attach(tx, sender, &mut body).await?;
     let references = !matches!(body, MessageBody::Text { reply_to: None, .. });
     if references {
         if let Some(ack) = replayed(tx, sender, &device, &txn_id).await? {
@@ -665,8 +697,8 @@ async fn apply_send(
         .bind(conversation_id.0)
         .execute(&mut **tx)
         .await?;
-    if let Some(sha256) = attachment {
-        sqlx::query("INSERT INTO message_blobs (message_id, sha256) VALUES (?, ?)")
+    for sha256 in carried {
+        sqlx::query("INSERT OR IGNORE INTO message_blobs (message_id, sha256) VALUES (?, ?)")
             .bind(id)
             .bind(sha256)
             .execute(&mut **tx)
