@@ -817,4 +817,39 @@ async fn the_demo_workspace_has_an_order_in_every_stage_with_its_record() {
         shipped, 2,
         "the shipping and done orders carry tracking numbers"
     );
+    // Its photos are full resolution, with the preview a sender's app uploads beside
+    // them, which the customer of the order may read.
+    let mut photos = 0;
+    for order in &orders {
+        let customer = store
+            .list_members(&wang)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.org_id.is_some() && m.org_id == order.org_id)
+            .expect("the order's customer");
+        let page = store
+            .history(wang.id, order.id, None, None, 500)
+            .await
+            .unwrap();
+        for message in &page.messages {
+            let MessageBody::Image { attachment, .. } = &message.body else {
+                continue;
+            };
+            photos += 1;
+            assert!(attachment.width.unwrap() * attachment.height.unwrap() >= 12_000_000);
+            let preview = attachment.preview.as_ref().expect("a preview beside");
+            assert_eq!(preview.width, 1024);
+            let blob = store.blob(&preview.sha256).await.unwrap().expect("stored");
+            assert_eq!(
+                (blob.mime.as_str(), blob.size),
+                ("image/jpeg", preview.size)
+            );
+            assert!(store
+                .can_read_blob(customer.id, &preview.sha256)
+                .await
+                .unwrap());
+        }
+    }
+    assert!(photos >= 3, "{photos} demo photos");
 }

@@ -517,17 +517,41 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
     Ok(true)
 }
 
-/// Renders a leather-swatch photo, stores it as a verified blob uploaded by `member`,
-/// and returns the attachment that references it.
+/// Renders a leather-swatch photo and its chat preview, stores both as verified blobs
+/// uploaded by `member`, and returns the attachment that references them.
 async fn store_photo(
     state: &AppState,
     member: MemberId,
     name: &str,
     colour: [u8; 3],
 ) -> Result<AttachmentRef, DemoError> {
-    let jpeg = tokio::task::spawn_blocking(move || render_swatch(colour))
+    let (jpeg, preview) = tokio::task::spawn_blocking(move || render_swatch(colour))
         .await
         .map_err(|e| DemoError::Encode(e.to_string()))??;
+    let (sha256, size) = store_blob(state, member, jpeg.bytes).await?;
+    let (preview_sha256, preview_size) = store_blob(state, member, preview.bytes).await?;
+    Ok(AttachmentRef {
+        sha256,
+        size,
+        mime: "image/jpeg".into(),
+        name: name.into(),
+        width: Some(jpeg.width),
+        height: Some(jpeg.height),
+        preview: Some(PreviewRef {
+            sha256: preview_sha256,
+            size: preview_size,
+            width: preview.width,
+            height: preview.height,
+        }),
+    })
+}
+
+/// Stores JPEG bytes as a complete, verified blob uploaded by `member`.
+async fn store_blob(
+    state: &AppState,
+    member: MemberId,
+    jpeg: Vec<u8>,
+) -> Result<(String, u64), DemoError> {
     let sha256 = hex::encode(Sha256::digest(&jpeg));
     let size = jpeg.len() as u64;
     let upload = state
@@ -558,20 +582,32 @@ async fn store_photo(
             .complete_upload(&upload.id, &blob, crate::clock::now_millis())
             .await?;
     }
-    Ok(AttachmentRef {
-        sha256,
-        size,
-        mime: "image/jpeg".into(),
-        name: name.into(),
-        width: Some(PHOTO_SIZE.0),
-        height: Some(PHOTO_SIZE.1),
-        preview: None,
+    Ok((sha256, size))
+}
+
+/// An encoded JPEG and its size.
+struct Jpeg {
+    bytes: Vec<u8>,
+    width: u32,
+    height: u32,
+}
+
+fn encode_jpeg(pixels: &[u8], width: u32, height: u32, quality: u8) -> Result<Jpeg, DemoError> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode(pixels, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| DemoError::Encode(e.to_string()))?;
+    Ok(Jpeg {
+        bytes,
+        width,
+        height,
     })
 }
 
-/// A 12 MP JPEG of grained leather with a stitched seam: enough fine detail that a
-/// compressed copy would visibly differ from the original.
-fn render_swatch(colour: [u8; 3]) -> Result<Vec<u8>, DemoError> {
+/// A 12 MP JPEG of grained leather with a stitched seam (enough fine detail that a
+/// compressed copy would visibly differ from the original) and its 1024 px preview, as a
+/// sender's app would make it.
+fn render_swatch(colour: [u8; 3]) -> Result<(Jpeg, Jpeg), DemoError> {
     let (w, h) = PHOTO_SIZE;
     let seam = h / 3;
     let mut pixels = vec![0u8; (w * h * 3) as usize];
@@ -598,11 +634,13 @@ fn render_swatch(colour: [u8; 3]) -> Result<Vec<u8>, DemoError> {
             }
         }
     }
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 88)
-        .encode(&pixels, w, h, image::ExtendedColorType::Rgb8)
-        .map_err(|e| DemoError::Encode(e.to_string()))?;
-    Ok(jpeg)
+    let original = encode_jpeg(&pixels, w, h, 88)?;
+    let full = image::RgbImage::from_raw(w, h, pixels)
+        .ok_or_else(|| DemoError::Encode("short pixel buffer".into()))?;
+    let (pw, ph) = (1024, 1024 * h / w);
+    let small = image::imageops::resize(&full, pw, ph, image::imageops::FilterType::Triangle);
+    let preview = encode_jpeg(small.as_raw(), pw, ph, 85)?;
+    Ok((original, preview))
 }
 
 fn hash(x: u32, y: u32) -> u32 {
