@@ -13,6 +13,8 @@ APT_PACKAGES=(
   xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver xdotool python3-gi gir1.2-gtk-3.0
   # Chinese text in the UI and its screenshots
   fonts-noto-cjk
+  # video poster frames (the app uses ffmpeg where the machine has it)
+  ffmpeg
 )
 
 missing=()

@@ -213,6 +213,69 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
         .is_some());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_shows_its_poster_frame_and_the_receiver_gets_it_without_the_video() {
+    use satchel_client::transfer::PreviewSize;
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // A 3-second 640×360 clip, as a QC station's camera might record.
+    let clip = files.path().join("QC 开箱 unboxing.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=10",
+        ])
+        .args(["-t", "3", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg is needed for this test (scripts/setup.sh installs it)");
+    assert!(made.success());
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
+
+    let sent = wang.send_file(ws.order_a.id, &clip, "开箱").await.unwrap();
+    let MessageBody::Video { attachment, .. } = &sent.body else {
+        panic!("a video message: {:?}", sent.body)
+    };
+    assert_eq!(
+        (attachment.width, attachment.height),
+        (Some(640), Some(360))
+    );
+    let poster = attachment
+        .preview
+        .clone()
+        .expect("the poster travels beside");
+    assert_eq!((poster.width, poster.height), (640, 360));
+    let own = image::open(
+        wang.preview_path(&attachment.sha256, PreviewSize::Thumb)
+            .expect("a thumbnail at once"),
+    )
+    .unwrap();
+    assert_eq!((own.width(), own.height()), (256, 144));
+
+    wang.start().await.unwrap();
+    alice.start().await.unwrap();
+    settle(&[&wang, &alice], Duration::from_secs(60)).await;
+    let shown = alice
+        .preview(&attachment.sha256, PreviewSize::Chat)
+        .await
+        .unwrap();
+    assert_eq!(image::open(shown).unwrap().width(), 640);
+    assert!(
+        !alice.local().has_file(&attachment.sha256).await.unwrap(),
+        "the video itself is fetched only when played or saved"
+    );
+}
+
 /// The kinds of files factories send, each round-tripped byte for byte through two
 /// engines: a 24 MP JPEG shot sideways, a CMYK JPEG, a progressive JPEG, a 16-bit PNG, a
 /// 300 MB file, an empty file, and a Chinese name with spaces.

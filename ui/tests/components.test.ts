@@ -95,6 +95,46 @@ describe('MessageItem', () => {
   });
 });
 
+describe('MessageItem with a video', () => {
+  const video = (width: number | null) =>
+    message(5, 1, {
+      kind: 'video',
+      caption: '',
+      attachment: { sha256: 'v'.repeat(64), size: 3_000_000, mime: 'video/mp4', name: '开箱.mp4', width, height: width && 360 },
+    });
+  const props = (item: ReturnType<typeof buildTimeline>[number]) => ({
+    item,
+    conversation: conversation(1, [1, 2], 'direct'),
+    receipts: [],
+    members: people,
+    me: 2,
+    backend: backend(),
+    transfer: undefined,
+    onReply: () => {},
+    onEdit: () => {},
+    onOpen: () => {},
+    onPlayVoice: () => {},
+  });
+
+  it('shows its poster frame, and falls back to a typed file when the poster cannot load', async () => {
+    i18n.set('en');
+    const [item] = buildTimeline([video(640)]);
+    render(MessageItem, props(item));
+    const poster = screen.getByTestId('video-poster').querySelector('img')!;
+    expect(poster.getAttribute('src')).toBe(`satchel://localhost/chat/${'v'.repeat(64)}`);
+    await fireEvent.error(poster);
+    expect(screen.queryByTestId('video-poster')).toBeNull();
+    expect(screen.getByTestId('file').textContent).toContain('开箱.mp4');
+  });
+
+  it('is a typed file when no poster was made', () => {
+    const [item] = buildTimeline([video(null)]);
+    render(MessageItem, props(item));
+    expect(screen.queryByTestId('video-poster')).toBeNull();
+    expect(screen.getByTestId('file')).toBeTruthy();
+  });
+});
+
 describe('Composer', () => {
   it('sends on Enter and inserts a new line on Shift+Enter', async () => {
     const sendText = vi.fn(async () => message(null, 1, 'x'));

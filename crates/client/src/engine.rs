@@ -569,9 +569,12 @@ impl Engine {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let photo = mime.starts_with("image/") && voice_duration_ms.is_none();
-        let sizes = if photo {
+        let sizes = if voice_duration_ms.is_some() {
+            None
+        } else if mime.starts_with("image/") {
             crate::transfer::make_previews(&self.inner.profile_dir, &imported.sha256).await
+        } else if mime.starts_with("video/") {
+            crate::transfer::make_video_poster(&self.inner.profile_dir, &imported.sha256).await
         } else {
             None
         };
@@ -656,8 +659,8 @@ impl Engine {
         })
     }
 
-    /// A preview of a photo: the cached one, else the one its sender uploaded (a small
-    /// download), else made from the original (fetched first).
+    /// A preview of a photo or video: the cached one, else the one its sender uploaded
+    /// (a small download), else — for a photo — made from the original (fetched first).
     pub async fn preview(
         &self,
         sha256: &str,
@@ -666,13 +669,13 @@ impl Engine {
         if let Some(path) = self.preview_path(sha256, size) {
             return Ok(path);
         }
-        let sent = self
+        let attachment = self
             .inner
             .db
             .attachment(sha256)
             .await?
-            .and_then(|a| a.preview);
-        if let Some(sent) = sent {
+            .ok_or(EngineError::NotFound("file"))?;
+        if let Some(sent) = attachment.preview {
             match crate::transfer::install_sent_preview(&self.inner, sha256, &sent.sha256).await {
                 Ok(()) => {
                     if let Some(path) = self.preview_path(sha256, size) {
@@ -683,6 +686,10 @@ impl Engine {
                     tracing::debug!(%error, %sha256, "no sent preview; fetching the original")
                 }
             }
+        }
+        if !attachment.mime.starts_with("image/") {
+            // A whole video is no way to a thumbnail: it shows as a typed file instead.
+            return Err(EngineError::NotFound("preview"));
         }
         self.fetch_file(sha256).await?;
         self.preview_path(sha256, size)

@@ -449,6 +449,74 @@ pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<Previe
     })
 }
 
+/// How long extracting a video's poster frame may take.
+const POSTER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Makes and caches the previews of a cached video from a frame near its start, with
+/// `ffmpeg` (`SATCHEL_FFMPEG`, else on the `PATH`). `None` when no decoder is there or
+/// it cannot read the file: the video then shows as a typed file.
+pub(crate) async fn make_video_poster(profile: &Path, sha256: &str) -> Option<PreviewSizes> {
+    let source = cached_path(profile, sha256);
+    // A second in skips the black first frame of most clips; a shorter clip has no frame
+    // there, so ask again from the start.
+    let mut frame = poster_frame(&source, Some("1")).await;
+    if frame.as_ref().is_none_or(Vec::is_empty) {
+        frame = poster_frame(&source, None).await;
+    }
+    let frame = frame.filter(|f| !f.is_empty())?;
+    let previews = previews_of(frame, sha256).await?;
+    write_previews(profile, sha256, &previews.chat.jpeg, &previews.thumb.jpeg).await?;
+    Some(PreviewSizes {
+        full: (previews.width, previews.height),
+        chat: (previews.chat.width, previews.chat.height),
+    })
+}
+
+/// One frame of a video as JPEG bytes, or `None` without a working decoder.
+async fn poster_frame(video: &Path, at_seconds: Option<&str>) -> Option<Vec<u8>> {
+    let program = std::env::var_os("SATCHEL_FFMPEG").unwrap_or_else(|| "ffmpeg".into());
+    let mut command = tokio::process::Command::new(program);
+    command.args(["-nostdin", "-v", "error"]);
+    if let Some(at) = at_seconds {
+        command.args(["-ss", at]);
+    }
+    command
+        .arg("-i")
+        .arg(video)
+        .args([
+            "-frames:v",
+            "1",
+            "-f",
+            "image2pipe",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "2",
+            "pipe:1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    #[cfg(windows)]
+    {
+        // No console window flashing up for a helper process.
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        command.creation_flags(CREATE_NO_WINDOW);
+    }
+    match tokio::time::timeout(POSTER_TIMEOUT, command.output()).await {
+        Ok(Ok(output)) if output.status.success() => Some(output.stdout),
+        Ok(Ok(_)) => Some(Vec::new()),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "no video decoder; videos show as files");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(video = %video.display(), "extracting a poster frame timed out");
+            None
+        }
+    }
+}
+
 async fn previews_of(bytes: Vec<u8>, sha256: &str) -> Option<crate::preview::Previews> {
     match tokio::task::spawn_blocking(move || crate::preview::make(&bytes)).await {
         Ok(Ok(p)) => Some(p),

@@ -111,10 +111,10 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Previews are for photos only.
+/// Previews are for photos and videos (a poster frame) only.
 fn no_preview(attachment: &crate::AttachmentRef) -> Result<(), FieldError> {
     match attachment.preview {
-        Some(_) => Err(fail("preview", "only photos carry a preview")),
+        Some(_) => Err(fail("preview", "only photos and videos carry a preview")),
         None => Ok(()),
     }
 }
@@ -132,6 +132,10 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
         }
         MessageBody::Recall { .. } => Ok(()),
         MessageBody::Image {
+            caption,
+            attachment,
+        }
+        | MessageBody::Video {
             caption,
             attachment,
         } => {
@@ -152,11 +156,7 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
             }
             optional_text("caption", caption)
         }
-        MessageBody::Video {
-            caption,
-            attachment,
-        }
-        | MessageBody::File {
+        MessageBody::File {
             caption,
             attachment,
         } => {
