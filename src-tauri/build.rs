@@ -42,6 +42,8 @@ const COMMANDS: &[&str] = &[
     "chain_status",
     "export_record",
     "backup_workspace",
+    "open_viewer_window",
+    "viewer_target",
     "remind",
     "set_muted",
     "notification_settings",

@@ -13,6 +13,7 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crate::events::ChangeEvent::export_all_to(dir)?;
     crate::DroppedFiles::export_all_to(dir)?;
     crate::host::BackupSummary::export_all_to(dir)?;
+    crate::viewer::ViewerTarget::export_all_to(dir)?;
     crate::error::UiError::export_all_to(dir)?;
     satchel_client::ConversationSummary::export_all_to(dir)?;
     satchel_client::LocalMessage::export_all_to(dir)?;

@@ -22,6 +22,7 @@ pub mod keychain;
 pub mod media;
 pub mod shell;
 pub mod tray;
+pub mod viewer;
 
 use serde::Serialize;
 use tauri::{AppHandle, DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
@@ -86,6 +87,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(shell)
         .manage(alerts::Inbox::default())
+        .manage(viewer::ViewerState::default())
         .register_asynchronous_uri_scheme_protocol("satchel", media::handle)
         .invoke_handler(tauri::generate_handler![
             commands::bootstrap,
@@ -128,6 +130,8 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             commands::chain_status,
             commands::export_record,
             commands::backup_workspace,
+            viewer::open_viewer_window,
+            viewer::viewer_target,
             commands::remind,
             commands::set_muted,
             commands::notification_settings,

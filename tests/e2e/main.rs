@@ -881,6 +881,79 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     demo.screenshot("review").await?;
 
+    // The viewer moves into a window of its own, for a second monitor. WebDriver sees
+    // only the window it started, so this one is found, photographed and closed (Escape)
+    // through X.
+    demo.click("[data-testid=viewer-popout]").await?;
+    let viewer_window = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = desktop
+                .command("xdotool")
+                .args(["search", "--name", "Photo review"])
+                .output()?;
+            let id = String::from_utf8_lossy(&found.stdout)
+                .lines()
+                .next()
+                .map(str::to_owned);
+            if let Some(id) = id {
+                break id;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the viewer window did not open"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    demo.wait_until(
+        "the inline viewer closed",
+        "return !document.querySelector('[data-testid=viewer-image]')",
+        WAIT,
+    )
+    .await?;
+    // Time for the window to load the original and lay out its annotation.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let shot = desktop.artifacts.join("demo-viewer-window.png");
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/window_shot.py");
+    let taken = desktop
+        .command("/usr/bin/python3")
+        .arg(script)
+        .arg(&viewer_window)
+        .arg(&shot)
+        .output()?;
+    anyhow::ensure!(
+        taken.status.success(),
+        "photographing the viewer window: {}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let shown = image::open(&shot)?.to_rgb8();
+    anyhow::ensure!(
+        shown.width() >= 800 && shown.height() >= 600,
+        "the viewer window is {}x{}",
+        shown.width(),
+        shown.height()
+    );
+    desktop
+        .command("xdotool")
+        .args(["windowfocus", "--sync", &viewer_window, "key", "Escape"])
+        .status()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = desktop
+            .command("xdotool")
+            .args(["search", "--name", "Photo review"])
+            .output()?;
+        if found.stdout.is_empty() {
+            break;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "Escape did not close the viewer window"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The app that hosts the workspace backs it up while serving; the backup verifies.
     demo.client
         .execute(

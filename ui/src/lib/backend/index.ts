@@ -3,6 +3,7 @@
 // can hand them another implementation.
 import { convertFileSrc, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { getCurrentWindow } from '@tauri-apps/api/window';
 
 import type { ChangeEvent } from './bindings/ChangeEvent';
 import type { ConversationSummary } from './bindings/ConversationSummary';
@@ -29,6 +30,7 @@ import type { MessageBody } from './bindings/MessageBody';
 import type { ChainStatus } from './bindings/ChainStatus';
 import type { ExportFormat } from './bindings/ExportFormat';
 import type { BackupSummary } from './bindings/BackupSummary';
+import type { ViewerTarget } from './bindings/ViewerTarget';
 import type { ExportSummary } from './bindings/ExportSummary';
 import type { Album } from './bindings/Album';
 import type { PhotoDetails } from './bindings/PhotoDetails';
@@ -64,7 +66,7 @@ export type { QuietHours } from './bindings/QuietHours';
 export type { Change } from './bindings/Change';
 export type { Conversation, MessageBody, ChainStatus, ExportFormat, ExportSummary };
 export type { ChainAlarm } from './bindings/ChainAlarm';
-export type { BackupSummary };
+export type { BackupSummary, ViewerTarget };
 export type { Album, PhotoDetails };
 export type { AlbumItem } from './bindings/AlbumItem';
 export type { AnnotationThread } from './bindings/AnnotationThread';
@@ -146,6 +148,15 @@ export interface Backend {
   exportRecord(conversationId: number, format: ExportFormat): Promise<ExportSummary | null>;
   /** Backs up the workspace this app hosts into a folder the user picks; null if cancelled. */
   backupWorkspace(): Promise<BackupSummary | null>;
+  /** Which window this UI runs in: the main one, or the photo viewer's own. */
+  windowLabel(): string;
+  /** Shows a photo in the viewer's own window (opening it, on a second monitor if any). */
+  openViewerWindow(target: ViewerTarget): Promise<void>;
+  /** What the viewer window should show (asked by that window). */
+  viewerTarget(): Promise<ViewerTarget | null>;
+  /** The main window opened another photo in the viewer window. */
+  onViewerTarget(handler: (target: ViewerTarget) => void): Promise<UnlistenFn>;
+  closeWindow(): Promise<void>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -219,6 +230,11 @@ export const tauriBackend: Backend = {
   chainStatus: (conversationId) => invoke('chain_status', { conversationId }),
   exportRecord: (conversationId, format) => invoke('export_record', { conversationId, format }),
   backupWorkspace: () => invoke('backup_workspace'),
+  windowLabel: () => getCurrentWindow().label,
+  openViewerWindow: (target) => invoke('open_viewer_window', { target }),
+  viewerTarget: () => invoke('viewer_target'),
+  onViewerTarget: (handler) => listen<ViewerTarget>('viewer-target', (e) => handler(e.payload)),
+  closeWindow: () => getCurrentWindow().close(),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

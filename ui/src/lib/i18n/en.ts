@@ -171,6 +171,8 @@ export default {
     cards: '{{count}} cards',
   },
   viewer: {
+    popOut: 'New window',
+    popOutHint: 'Open in a window of its own — put it on a second monitor',
     swipe: 'Swipe',
     divider: 'Divider position',
     side: 'Side by side',

@@ -171,6 +171,8 @@ export default {
     cards: '{{count}} 个确认项',
   },
   viewer: {
+    popOut: '新窗口',
+    popOutHint: '在单独的窗口中打开，可拖到第二个显示器',
     swipe: '滑动',
     divider: '分界位置',
     side: '并排',

@@ -1,0 +1,68 @@
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import type { Album, AlbumItem, Backend, ViewerTarget } from '../src/lib/backend';
+import ViewerWindow from '../src/lib/components/ViewerWindow.svelte';
+import { i18n } from '../src/lib/i18n/index.svelte';
+import { member } from './fixtures';
+
+afterEach(cleanup);
+
+// jsdom has no layout; the viewer only needs the observer to exist.
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+} as unknown as typeof ResizeObserver;
+
+function photo(message: number, name: string): AlbumItem {
+  return {
+    message,
+    seq: message,
+    sender: 1,
+    sent_at: 1_700_000_000_000,
+    kind: 'photo',
+    attachment: { sha256: String(message).repeat(64).slice(0, 64), size: 1, mime: 'image/jpeg', name, width: 6000, height: 4000 },
+    caption: '',
+    stage: 'sample',
+    round: 1,
+    cards: [],
+    annotations: 0,
+    open_annotations: 0,
+  } as AlbumItem;
+}
+
+describe('ViewerWindow', () => {
+  it('opens at the photo the main window sent, follows the next one, and closes its window', async () => {
+    i18n.set('en');
+    const album: Album = { items: [photo(7, 'front.jpg'), photo(9, 'side.jpg')], annotations: [] };
+    let retarget: (t: ViewerTarget) => void = () => {};
+    const closeWindow = vi.fn(async () => {});
+    const backend = {
+      mediaUrl: (s: string, h: string) => `satchel://localhost/${s}/${h}`,
+      viewerTarget: vi.fn(async () => ({ conversation_id: 3, image: 7, annotation: null })),
+      onViewerTarget: vi.fn(async (h: (t: ViewerTarget) => void) => {
+        retarget = h;
+        return () => {};
+      }),
+      onChanges: vi.fn(async () => () => {}),
+      album: vi.fn(async () => album),
+      members: vi.fn(async () => [member(1, '王丽')]),
+      messages: vi.fn(async () => []),
+      photoDetails: vi.fn(async () => ({ camera: null, taken_at: null, exposure: null })),
+      fetchOriginal: vi.fn(async () => {}),
+      closeWindow,
+    } as unknown as Backend;
+    render(ViewerWindow, { backend });
+    await waitFor(() => expect(screen.getByTestId('viewer-window').textContent).toContain('front.jpg'));
+    expect(backend.album).toHaveBeenCalledWith(3);
+    expect(screen.queryByTestId('viewer-popout')).toBeNull();
+
+    retarget({ conversation_id: 3, image: 9, annotation: null });
+    await waitFor(() => expect(screen.getByTestId('viewer-window').textContent).toContain('side.jpg'));
+    expect(backend.album).toHaveBeenCalledTimes(1);
+
+    await fireEvent.click(screen.getByTestId('viewer-close'));
+    expect(closeWindow).toHaveBeenCalled();
+  });
+});
