@@ -172,21 +172,7 @@ impl Files {
             },
             caption: String::new(),
         };
-        let r = self
-            .http
-            .post(format!(
-                "{}/conversations/{conversation}/messages",
-                self.base
-            ))
-            .bearer_auth(&self.token)
-            .json(&SendMessageRequest {
-                txn_id: TxnId(format!("file-{}", rand::random::<u64>())),
-                body,
-            })
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
+        self.send_body(conversation, body).await
     }
 }
 
