@@ -2,6 +2,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/sv
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { Album, AlbumItem, Backend, ViewerTarget } from '../src/lib/backend';
+import Viewer from '../src/lib/components/Viewer.svelte';
 import ViewerWindow from '../src/lib/components/ViewerWindow.svelte';
 import { i18n } from '../src/lib/i18n/index.svelte';
 import { member } from './fixtures';
@@ -64,5 +65,31 @@ describe('ViewerWindow', () => {
 
     await fireEvent.click(screen.getByTestId('viewer-close'));
     expect(closeWindow).toHaveBeenCalled();
+  });
+});
+
+describe('Viewer', () => {
+  it('shows the chat preview at once while the original is still on its way', async () => {
+    i18n.set('en');
+    const front = photo(7, 'front.jpg');
+    const backend = {
+      mediaUrl: (s: string, h: string) => `satchel://localhost/${s}/${h}`,
+      fetchOriginal: vi.fn(() => new Promise(() => {})),
+      photoDetails: vi.fn(async () => ({ camera: null, taken_at: null, exposure: null })),
+    } as unknown as Backend;
+    render(Viewer, {
+      backend,
+      conversationId: 3,
+      photos: [front],
+      annotations: [],
+      image: 7,
+      nameOf: () => '王丽',
+      replyOf: () => null,
+      onClose: () => {},
+    });
+    const standin = screen.getByTestId('viewer-preview');
+    expect(standin.getAttribute('src')).toBe(`satchel://localhost/chat/${front.attachment.sha256}`);
+    expect(screen.queryByTestId('viewer-image')).toBeNull();
+    expect(screen.getByText(/6000 × 4000/)).toBeTruthy();
   });
 });
