@@ -1,24 +1,45 @@
 //! One running app per profile. The engine's lock on the profile folder decides who
-//! runs; a second launch on the same profile touches `activate` in the folder and exits,
-//! and the running app, watching that file, brings its window forward. Two profiles
-//! (staff and customer on one machine) run side by side.
+//! runs; a second launch on the same profile writes `activate` in the folder and exits,
+//! and the running app, watching that file, brings its window forward — and, if the
+//! second launch came from a join link the OS opened, hands that link to the window.
+//! Two profiles (staff and customer on one machine) run side by side.
 
 use std::path::{Path, PathBuf};
 
 use notify::{RecursiveMode, Watcher};
-use tauri::{AppHandle, Runtime};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Runtime};
+
+use crate::shell::JoinLink;
+
+/// What a later launch leaves for the running app.
+#[derive(Debug, Serialize, Deserialize)]
+struct Activation {
+    /// Makes every write a change the watcher sees.
+    stamp: u128,
+    link: Option<JoinLink>,
+}
 
 fn signal_file(profile_dir: &Path) -> PathBuf {
     profile_dir.join("activate")
 }
 
-/// Asks the app running on `profile_dir` to show its window.
-pub fn signal_running(profile_dir: &Path) -> std::io::Result<()> {
+/// Asks the app running on `profile_dir` to show its window (with a join link to offer).
+pub fn signal_running(profile_dir: &Path, link: Option<&JoinLink>) -> std::io::Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default();
-    std::fs::write(signal_file(profile_dir), stamp.to_string())
+    let activation = Activation {
+        stamp,
+        link: link.cloned(),
+    };
+    let text = serde_json::to_vec(&activation).map_err(std::io::Error::other)?;
+    // Written aside and renamed, so the watcher never reads half a file.
+    let file = signal_file(profile_dir);
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, file)
 }
 
 /// Watches for [`signal_running`] from later launches. The watcher lives as long as the
@@ -38,6 +59,16 @@ pub fn listen<R: Runtime>(
                 .any(|p| p.file_name() == file.file_name())
         {
             crate::show_main_window(&app);
+            let link = std::fs::read(&file)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Activation>(&bytes).ok())
+                .and_then(|a| a.link);
+            if let Some(link) = link {
+                tracing::info!(server = %link.server, "a later launch handed over a join link");
+                if let Err(error) = app.emit_to("main", "join-link", link) {
+                    tracing::warn!(%error, "passing the join link to the window failed");
+                }
+            }
         }
     })?;
     watcher.watch(profile_dir, RecursiveMode::NonRecursive)?;

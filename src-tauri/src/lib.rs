@@ -73,7 +73,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
     )) {
         Ok(engine) => engine,
         Err(satchel_client::EngineError::ProfileLocked(_)) => {
-            let _ = activation::signal_running(&profile_dir);
+            let _ = activation::signal_running(&profile_dir, launch.join.as_ref());
             return Err(StartError::AlreadyRunning);
         }
         Err(e) => return Err(e.into()),

@@ -28,7 +28,7 @@ pub struct LaunchOptions {
 }
 
 /// A server and invite code from a join link, for the first-run screen to fill in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct JoinLink {
     pub server: String,
     pub code: String,

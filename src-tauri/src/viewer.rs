@@ -41,6 +41,7 @@ pub struct ViewerState(Mutex<Option<ViewerTarget>>);
 pub async fn open_viewer_window(
     app: AppHandle,
     state: State<'_, ViewerState>,
+    shell: State<'_, crate::shell::Shell>,
     target: ViewerTarget,
 ) -> UiResult<()> {
     *state.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(target.clone());
@@ -55,6 +56,8 @@ pub async fn open_viewer_window(
         .title("包讯 Satchel — 看图 Photo review")
         .inner_size(1400.0, 900.0)
         .min_inner_size(800.0, 600.0)
+        // The profile's web storage, like the main window's: same language and theme.
+        .data_directory(shell.engine.profile_dir().join("webview"))
         .build()
         .map_err(|e| UiError::new("window", e.to_string()))?;
     let main_monitor = app

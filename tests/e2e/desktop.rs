@@ -144,6 +144,33 @@ impl Desktop {
         .await
     }
 
+    /// Opens a link with the app as the OS would while the app `name` runs: a second
+    /// process on the same profile, which hands the link over and exits.
+    pub fn open_link_in(&self, name: &str, link: &str) -> anyhow::Result<()> {
+        let mut second = self
+            .command(satchel_test_support::binary("satchel")?)
+            .arg(link)
+            .env("SATCHEL_DATA_DIR", self.root.path().join(name))
+            .env("SATCHEL_TOKEN_FILE", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(
+                self.artifacts.join(format!("{name}-second-launch.log")),
+            )?)
+            .spawn()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = second.try_wait()? {
+                anyhow::ensure!(status.success(), "the second launch failed: {status}");
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = second.kill();
+                anyhow::bail!("the second launch did not hand over and exit");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Launches `app_binary` with `data_dir` as its data folder (`SATCHEL_DATA_DIR`).
     pub async fn launch(
         &mut self,

@@ -160,6 +160,31 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
 
     sign_in(&mut staff, &url, "wang").await?;
     staff.screenshot("signed-in").await?;
+    // A join link the OS opens while the app runs reaches its window: the join form
+    // fills in (a second launch on the profile hands the link over and exits).
+    client.wait_for("[data-testid=first-run]", WAIT).await?;
+    desktop.open_link_in(
+        "customer",
+        "satchel://join?server=http%3A%2F%2F192.168.1.20%3A7878&code=K7QM-2XPA-9RDW",
+    )?;
+    client
+        .wait_until(
+            "the join form filled from the link",
+            "return document.querySelector('[data-testid=invite-code]')?.value === 'K7QM-2XPA-9RDW' \
+                 && document.querySelector('[data-testid=join-server-url]')?.value === 'http://192.168.1.20:7878'",
+            WAIT,
+        )
+        .await?;
+    client.screenshot("join-link").await?;
+    client.click("[data-testid=signin-tab]").await?;
+    client
+        .client
+        .execute(
+            "const i = document.querySelector('[data-testid=server-url]'); \
+             i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await?;
     sign_in(&mut client, &url, &customer).await?;
     client.screenshot("signed-in").await?;
 

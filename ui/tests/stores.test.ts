@@ -60,6 +60,7 @@ function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     viewerTarget: vi.fn(async () => null),
     onViewerTarget: vi.fn(async () => () => {}),
     closeWindow: vi.fn(async () => {}),
+    onJoinLink: vi.fn(async () => () => {}),
     remind: vi.fn(),
     setMuted: vi.fn(async () => {}),
     notificationSettings: vi.fn(async () => ({ quiet_hours: null, deadline_lead_minutes: 60 })),
@@ -282,6 +283,20 @@ describe('the record of the open conversation', () => {
     await app.exportRecord('folder');
     expect(app.error?.code).toBe('export');
     expect(app.exporting).toBeNull();
+  });
+});
+
+describe('AppState.offerJoinLink', () => {
+  it('offers a link opened while signed out, and only explains it while signed in', () => {
+    const app = new AppState(fakeBackend());
+    const link = { server: 'http://192.168.1.20:7878', code: 'K7QM-2XPA-9RDW' };
+    app.session = { account: null, host: null, demo: false, profile_dir: '/p', connection: 'idle', join: null } as unknown as AppState['session'];
+    app.offerJoinLink(link);
+    expect(app.session?.join).toEqual(link);
+    app.session = { ...app.session!, account: { server_url: 'http://x', member: member(1, '王丽'), workspace: { name: 'F' } } } as unknown as AppState['session'];
+    app.offerJoinLink({ ...link, code: 'OTHER' });
+    expect(app.session?.join).toEqual(link);
+    expect(app.error?.code).toBe('join_link_signed_in');
   });
 });
 

@@ -31,6 +31,7 @@ import type { ChainStatus } from './bindings/ChainStatus';
 import type { ExportFormat } from './bindings/ExportFormat';
 import type { BackupSummary } from './bindings/BackupSummary';
 import type { ViewerTarget } from './bindings/ViewerTarget';
+import type { JoinLink } from './bindings/JoinLink';
 import type { ExportSummary } from './bindings/ExportSummary';
 import type { Album } from './bindings/Album';
 import type { PhotoDetails } from './bindings/PhotoDetails';
@@ -157,6 +158,8 @@ export interface Backend {
   /** The main window opened another photo in the viewer window. */
   onViewerTarget(handler: (target: ViewerTarget) => void): Promise<UnlistenFn>;
   closeWindow(): Promise<void>;
+  /** The OS opened a join link while the app was running. */
+  onJoinLink(handler: (link: JoinLink) => void): Promise<UnlistenFn>;
   onNotification(handler: (n: InAppNotification) => void): Promise<UnlistenFn>;
   onChanges(handler: (event: ChangeEvent) => void): Promise<UnlistenFn>;
   onDropped(handler: (files: DroppedFiles) => void): Promise<UnlistenFn>;
@@ -235,6 +238,7 @@ export const tauriBackend: Backend = {
   viewerTarget: () => invoke('viewer_target'),
   onViewerTarget: (handler) => listen<ViewerTarget>('viewer-target', (e) => handler(e.payload)),
   closeWindow: () => getCurrentWindow().close(),
+  onJoinLink: (handler) => listen<JoinLink>('join-link', (e) => handler(e.payload)),
   onNotification: (handler) => listen<InAppNotification>('notification', (e) => handler(e.payload)),
   onChanges: (handler) => listen<ChangeEvent>('changes', (e) => handler(e.payload)),
   onDropped: (handler) => listen<DroppedFiles>('dropped', (e) => handler(e.payload)),

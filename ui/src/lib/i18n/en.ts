@@ -357,6 +357,7 @@ export default {
   },
   roles: { admin: 'Admin', staff: 'Staff', customer: 'Customer' },
   errors: {
+    join_link_signed_in: 'This profile is already signed in; a join link ({{message}}) is for a new colleague’s computer or a new profile',
     order_rule: 'Not allowed by the order: {{message}}',
     generic: 'Something went wrong: {{message}}',
     network: 'Cannot reach the server; check the network or the address',

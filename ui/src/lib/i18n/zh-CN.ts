@@ -357,6 +357,7 @@ export default {
   },
   roles: { admin: '管理员', staff: '员工', customer: '客户' },
   errors: {
+    join_link_signed_in: '此账号已登录；邀请链接（{{message}}）请在新同事的电脑或新的账号配置中打开',
     order_rule: '订单规则不允许：{{message}}',
     generic: '出错了：{{message}}',
     network: '无法连接服务器，请检查网络或地址',

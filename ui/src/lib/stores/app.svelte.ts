@@ -14,6 +14,7 @@ import {
   type ExportSummary,
   type BackupSummary,
   type InAppNotification,
+  type JoinLink,
   type Member,
   type MessageBody,
   type NewOrder,
@@ -313,6 +314,19 @@ export class AppState {
     } finally {
       this.exporting = null;
     }
+  }
+
+  /**
+   * A join link the OS opened while the app runs: offered on the first-run screen. A
+   * signed-in profile already belongs to a workspace, so there it is only explained.
+   */
+  offerJoinLink(link: JoinLink) {
+    if (!this.session) return;
+    if (this.session.account) {
+      this.error = { code: 'join_link_signed_in', message: link.server };
+      return;
+    }
+    this.session = { ...this.session, join: link };
   }
 
   /** Backs up the hosted workspace (asking where); errors land in `error`. */
