@@ -84,6 +84,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(shell)
         .manage(alerts::Inbox::default())
@@ -151,6 +152,7 @@ pub fn run(launch: LaunchOptions) -> Result<(), StartError> {
             if let Err(e) = tray::install(&handle) {
                 tracing::warn!(error = %e, "no tray icon on this desktop");
             }
+            register_join_links(app);
             match activation::listen(handle.clone(), &profile_dir) {
                 Ok(watcher) => {
                     app.manage(std::sync::Mutex::new(watcher));
@@ -235,6 +237,28 @@ pub fn window_focused<R: Runtime>(app: &AppHandle<R>) -> bool {
 }
 
 /// Shows, unminimises and focuses the main window.
+/// Makes `satchel://` links (invites) open this app. Installers register the scheme on
+/// Windows and macOS; registering at start as well keeps a portable or moved app (and a
+/// Linux build, which has no installer step for it) the handler. On Windows and Linux
+/// the OS starts a second process with the link, which hands it to this one
+/// (`activation`); macOS tells the running app instead, handled here.
+fn register_join_links<R: Runtime>(app: &tauri::App<R>) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    #[cfg(any(target_os = "linux", windows))]
+    if let Err(error) = app.deep_link().register_all() {
+        tracing::warn!(%error, "satchel:// links will not open the app");
+    }
+    let handle = app.handle().clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            if let Some(link) = shell::JoinLink::parse(url.as_str()) {
+                show_main_window(&handle);
+                let _ = handle.emit_to("main", "join-link", link);
+            }
+        }
+    });
+}
+
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.show();

@@ -122,7 +122,11 @@ impl Desktop {
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         cmd.env("DISPLAY", &self.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus_address);
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus_address)
+            // The apps register themselves as the handler of satchel:// links: in this
+            // desktop's own folders, not the machine user's.
+            .env("XDG_DATA_HOME", self.root.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", self.root.path().join("xdg-config"));
         cmd
     }
 
@@ -144,31 +148,31 @@ impl Desktop {
         .await
     }
 
-    /// Opens a link with the app as the OS would while the app `name` runs: a second
-    /// process on the same profile, which hands the link over and exits.
+    /// Opens a link through the desktop (`gio open`, as GNOME's file manager or browser
+    /// would) while the app `name` runs: the desktop finds the handler the app
+    /// registered and starts a second process with the link on the same profile, which
+    /// hands the link over and exits.
     pub fn open_link_in(&self, name: &str, link: &str) -> anyhow::Result<()> {
-        let mut second = self
-            .command(satchel_test_support::binary("satchel")?)
-            .arg(link)
+        let handler = self
+            .command("gio")
+            .args(["mime", "x-scheme-handler/satchel"])
+            .output()?;
+        let handler = String::from_utf8_lossy(&handler.stdout).into_owned();
+        anyhow::ensure!(
+            handler.contains("satchel-handler.desktop"),
+            "the app did not register itself for satchel:// links: {handler}"
+        );
+        let opened = self
+            .command("gio")
+            .args(["open", link])
             .env("SATCHEL_DATA_DIR", self.root.path().join(name))
             .env("SATCHEL_TOKEN_FILE", "1")
-            .stdout(Stdio::null())
             .stderr(std::fs::File::create(
-                self.artifacts.join(format!("{name}-second-launch.log")),
+                self.artifacts.join(format!("{name}-open-link.log")),
             )?)
-            .spawn()?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = second.try_wait()? {
-                anyhow::ensure!(status.success(), "the second launch failed: {status}");
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = second.kill();
-                anyhow::bail!("the second launch did not hand over and exit");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            .status()?;
+        anyhow::ensure!(opened.success(), "gio open failed: {opened}");
+        Ok(())
     }
 
     /// Launches `app_binary` with `data_dir` as its data folder (`SATCHEL_DATA_DIR`).

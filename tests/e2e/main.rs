@@ -160,8 +160,9 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
 
     sign_in(&mut staff, &url, "wang").await?;
     staff.screenshot("signed-in").await?;
-    // A join link the OS opens while the app runs reaches its window: the join form
-    // fills in (a second launch on the profile hands the link over and exits).
+    // The app registered itself for satchel:// links; one opened through the desktop
+    // while the app runs reaches its window and the join form fills in (the second
+    // launch the desktop starts hands the link over and exits).
     client.wait_for("[data-testid=first-run]", WAIT).await?;
     desktop.open_link_in(
         "customer",
