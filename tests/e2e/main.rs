@@ -980,6 +980,47 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // A video dropped in from the OS gets a poster frame (ffmpeg, on send): a play tile
+    // in the album, which is still open, and a poster in the chat.
+    let clips = tempfile::tempdir()?;
+    let clip = clips.path().join("QC 开箱 unboxing.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=10",
+        ])
+        .args(["-t", "3", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()?;
+    anyhow::ensure!(made.success(), "ffmpeg made no clip");
+    desktop.drag_files(&[&clip], (1700, 700), (STAFF_X + 800, 450))?;
+    demo.wait_for("[data-testid=drop-dialog]", WAIT).await?;
+    demo.click("[data-testid=send-drop]").await?;
+    demo.wait_until(
+        "the video's poster in the album",
+        "const i = document.querySelector('[data-testid=album-poster]'); \
+         return !!i && i.complete && i.naturalWidth > 0",
+        Duration::from_secs(60),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    demo.screenshot("album-video").await?;
+    demo.click("[data-testid=album-close]").await?;
+    demo.wait_until(
+        "the video's poster in the chat",
+        "const i = [...document.querySelectorAll('[data-testid=video-poster] img')].pop(); \
+         if (i) i.scrollIntoView(); \
+         return !!i && i.complete && i.naturalWidth === 640",
+        Duration::from_secs(60),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    demo.screenshot("video-poster").await?;
+
     // The app that hosts the workspace backs it up while serving; the backup verifies.
     demo.client
         .execute(
