@@ -15,6 +15,8 @@ APT_PACKAGES=(
   fonts-noto-cjk
   # video poster frames (the app uses ffmpeg where the machine has it)
   ffmpeg
+  # the preview benchmark's baseline (vipsthumbnail)
+  libvips-tools
 )
 
 missing=()
