@@ -58,19 +58,28 @@ pub fn listen<R: Runtime>(
                 .iter()
                 .any(|p| p.file_name() == file.file_name())
         {
-            crate::show_main_window(&app);
             let link = std::fs::read(&file)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Activation>(&bytes).ok())
                 .and_then(|a| a.link);
-            if let Some(link) = link {
-                tracing::info!(server = %link.server, "a later launch handed over a join link");
-                if let Err(error) = app.emit_to("main", "join-link", link) {
-                    tracing::warn!(%error, "passing the join link to the window failed");
+            match link {
+                Some(link) => {
+                    tracing::info!(server = %link.server, "a later launch handed over a join link");
+                    offer_join_link(&app, link);
                 }
+                None => crate::show_main_window(&app),
             }
         }
     })?;
     watcher.watch(profile_dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
+}
+
+/// Shows the main window and offers it a join link (its first-run screen fills in the
+/// join form) — however the link reached this running app.
+pub fn offer_join_link<R: Runtime>(app: &AppHandle<R>, link: JoinLink) {
+    crate::show_main_window(app);
+    if let Err(error) = app.emit_to("main", "join-link", link) {
+        tracing::warn!(%error, "passing the join link to the window failed");
+    }
 }

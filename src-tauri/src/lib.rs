@@ -252,8 +252,7 @@ fn register_join_links<R: Runtime>(app: &tauri::App<R>) {
     app.deep_link().on_open_url(move |event| {
         for url in event.urls() {
             if let Some(link) = shell::JoinLink::parse(url.as_str()) {
-                show_main_window(&handle);
-                let _ = handle.emit_to("main", "join-link", link);
+                activation::offer_join_link(&handle, link);
             }
         }
     });

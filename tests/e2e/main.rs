@@ -984,19 +984,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     // in the album, which is still open, and a poster in the chat.
     let clips = tempfile::tempdir()?;
     let clip = clips.path().join("QC 开箱 unboxing.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=640x360:rate=10",
-        ])
-        .args(["-t", "3", "-pix_fmt", "yuv420p"])
-        .arg(&clip)
-        .status()?;
-    anyhow::ensure!(made.success(), "ffmpeg made no clip");
+    satchel_test_support::video_clip(&clip)?;
     desktop.drag_files(&[&clip], (1700, 700), (STAFF_X + 800, 450))?;
     demo.wait_for("[data-testid=drop-dialog]", WAIT).await?;
     demo.click("[data-testid=send-drop]").await?;

@@ -223,22 +223,8 @@ async fn a_video_shows_its_poster_frame_and_the_receiver_gets_it_without_the_vid
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    // A 3-second 640×360 clip, as a QC station's camera might record.
     let clip = files.path().join("QC 开箱 unboxing.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=640x360:rate=10",
-        ])
-        .args(["-t", "3", "-pix_fmt", "yuv420p"])
-        .arg(&clip)
-        .status()
-        .expect("ffmpeg is needed for this test (scripts/setup.sh installs it)");
-    assert!(made.success());
+    satchel_test_support::video_clip(&clip).unwrap();
     let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
     let alice = engine(d2.path(), &server.url(), "alice").await.unwrap();
 

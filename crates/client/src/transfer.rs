@@ -441,7 +441,12 @@ pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<Previe
         return None;
     }
     let bytes = tokio::fs::read(&source).await.ok()?;
-    let previews = previews_of(bytes, sha256).await?;
+    cache_previews(profile, sha256, bytes).await
+}
+
+/// Makes the previews of `image` (encoded bytes) and caches them as those of `sha256`.
+async fn cache_previews(profile: &Path, sha256: &str, image: Vec<u8>) -> Option<PreviewSizes> {
+    let previews = previews_of(image, sha256).await?;
     write_previews(profile, sha256, &previews.chat.jpeg, &previews.thumb.jpeg).await?;
     Some(PreviewSizes {
         full: (previews.width, previews.height),
@@ -464,12 +469,7 @@ pub(crate) async fn make_video_poster(profile: &Path, sha256: &str) -> Option<Pr
         frame = poster_frame(&source, None).await;
     }
     let frame = frame.filter(|f| !f.is_empty())?;
-    let previews = previews_of(frame, sha256).await?;
-    write_previews(profile, sha256, &previews.chat.jpeg, &previews.thumb.jpeg).await?;
-    Some(PreviewSizes {
-        full: (previews.width, previews.height),
-        chat: (previews.chat.width, previews.chat.height),
-    })
+    cache_previews(profile, sha256, frame).await
 }
 
 /// One frame of a video as JPEG bytes, or `None` without a working decoder.

@@ -327,16 +327,19 @@ async fn restore_blob(
         .await
         .map_err(io("opening", &path))?;
     let staging_id = format!("{:032x}", rand::random::<u128>());
-    let mut buf = vec![0u8; RESTORE_CHUNK];
+    let mut buf = Vec::with_capacity(RESTORE_CHUNK);
     let mut offset = 0u64;
     loop {
-        let n = read_full(&mut file, &mut buf)
+        buf.clear();
+        let n = (&mut file)
+            .take(RESTORE_CHUNK as u64)
+            .read_to_end(&mut buf)
             .await
             .map_err(io("reading", &path))?;
         if n == 0 {
             break;
         }
-        blobs.append(&staging_id, offset, &buf[..n]).await?;
+        blobs.append(&staging_id, offset, &buf).await?;
         offset += n as u64;
     }
     let digest = blobs.digest(&staging_id).await?;
@@ -348,17 +351,4 @@ async fn restore_blob(
     }
     blobs.commit(&staging_id, sha256).await?;
     Ok(())
-}
-
-/// Fills `buf` as far as the file allows; fewer bytes only at its end.
-async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = file.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
 }

@@ -99,13 +99,15 @@ async fn run(
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let sends: Vec<bool> = jobs
-            .iter()
-            .map(|j| matches!(j.write, Write::Send { .. }))
-            .collect();
-        let queued: Vec<std::time::Instant> = jobs.iter().map(|j| j.queued).collect();
-        let (writes, replies): (Vec<Write>, Vec<_>) =
-            jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
+        // Each reply keeps when its send was queued (`None` for other writes), for the
+        // send→ack latency.
+        let (writes, replies): (Vec<Write>, Vec<_>) = jobs
+            .drain(..)
+            .map(|j| {
+                let send_queued = matches!(j.write, Write::Send { .. }).then_some(j.queued);
+                (j.write, (j.reply, send_queued))
+            })
+            .unzip();
         let count = writes.len();
         match store.commit_batch(writes, crate::clock::now_millis()).await {
             Ok(result) => {
@@ -113,11 +115,11 @@ async fn run(
                     // No receivers is fine: nobody is connected.
                     let _ = events.send(Arc::new(result.events));
                 }
-                for (i, (reply, outcome)) in replies.into_iter().zip(result.outcomes).enumerate() {
-                    if sends[i] {
+                for ((reply, send_queued), outcome) in replies.into_iter().zip(result.outcomes) {
+                    if let Some(queued) = send_queued {
                         metrics
                             .send_ack_seconds
-                            .observe(queued[i].elapsed().as_secs_f64());
+                            .observe(queued.elapsed().as_secs_f64());
                     }
                     if matches!(&outcome, Ok(Outcome::Sent(ack)) if !ack.duplicate) {
                         metrics.messages.inc();
@@ -131,7 +133,7 @@ async fn run(
                     .unwrap_or_default();
                 metrics.store_errors.inc();
                 tracing::error!(%error, %cause, batch = count, "commit failed; the batch will be retried by clients");
-                for reply in replies {
+                for (reply, _) in replies {
                     let _ = reply.send(Err(CommitError::Failed));
                 }
             }

@@ -90,6 +90,8 @@ impl Metrics {
 pub struct ConnectionGuard(IntGauge);
 
 impl ConnectionGuard {
+    /// Counts one more on `gauge` now and one less when dropped, however the
+    /// connection ends.
     pub fn new(gauge: &IntGauge) -> ConnectionGuard {
         gauge.inc();
         ConnectionGuard(gauge.clone())

@@ -327,6 +327,4 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a transactionally consistent copy of the whole store into the new file
     /// `dest` without stopping writers (see [`crate::backup`]).
     async fn snapshot_into(&self, dest: &std::path::Path) -> Result<(), StoreError>;
-    /// How much the store holds.
-    async fn counts(&self) -> Result<StoreCounts, StoreError>;
 }

@@ -1669,11 +1669,6 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
-
-    async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let mut conn = self.reader.acquire().await?;
-        count_rows(&mut conn).await
-    }
 }
 
 /// `Invalid` unless the organisation (if any) exists.
