@@ -25,6 +25,9 @@
 //! - `invites`: invite codes create exactly the account they were made for, once.
 //! - `search`: Chinese, English and mixed queries over 100,000 messages find exactly
 //!   what a plain scan finds, with every filter.
+//! - `store`: the store's contract — gapless `seq` and idempotent sends under two
+//!   concurrent nodes, isolation, paging, receipts, uploads, annotations, invites —
+//!   one suite run on SQLite and on PostgreSQL.
 //! - `tls`: HTTPS with a given certificate.
 //! - `watched`: watched folders send each new file once, in order.
 //! - `bad_input`: every kind of malformed input gets its documented error, and nothing
@@ -45,6 +48,7 @@ mod previews;
 mod receipts;
 mod review;
 mod search;
+mod store;
 mod support;
 mod tls;
 mod watched;

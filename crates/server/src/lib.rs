@@ -243,17 +243,9 @@ impl App {
     }
 }
 
-/// Opens a store from a URL. Only `sqlite:` is implemented in this build.
+/// Opens a store from a URL: `sqlite://…` or `postgres://…`.
 pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            store::sqlite::SqliteStore::open(database_url).await?,
-        ))
-    } else {
-        Err(StoreError::Invalid(format!(
-            "unsupported database URL `{database_url}` (expected sqlite://…)"
-        )))
-    }
+    Ok(Arc::new(store::sql::SqlStore::open(database_url).await?))
 }
 
 async fn healthz() -> Json<api::Health> {

@@ -6,10 +6,12 @@
 //! - [`ServerProcess`]: the `satchel-server` binary, which tests can SIGKILL and restart.
 //! - [`ChaosProxy`]: a byte-level TCP proxy that cuts, resets and refuses connections.
 //! - [`Workspace`]: a factory with staff and two customer organisations, for tests.
+//! - [`postgres::TestDatabase`]: an empty PostgreSQL database of a test's own.
 //! - [`corpus`]: a generated mixed Chinese/English chat history for search.
 //! - [`video_clip`]: a short real MP4, made with ffmpeg.
 
 pub mod corpus;
+pub mod postgres;
 mod proxy;
 mod server;
 

@@ -14,6 +14,7 @@
 //! answers [`StoreError::NotFound`] for objects the caller may not see, exactly as for
 //! objects that do not exist.
 
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
