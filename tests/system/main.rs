@@ -3,6 +3,8 @@
 //! own SQLite file, real processes where a test kills one.
 //!
 //! Each module is one part of the specification:
+//! - `cluster`: two server processes over one PostgreSQL and NATS: clients on either
+//!   node converse; a node killed mid-stream loses and duplicates nothing.
 //! - `conversations`: several clients agree on one ordered history; history survives
 //!   restarts; an offline client catches up.
 //! - `evidence`: every history is a hash chain each client checks; an altered history
@@ -36,6 +38,7 @@
 mod attention;
 mod authorization;
 mod bad_input;
+mod cluster;
 mod conversations;
 mod engine_files;
 mod evidence;

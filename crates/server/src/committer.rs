@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cluster::Fanout;
 
 use crate::metrics::Metrics;
 use crate::store::{LoggedEvent, Outcome, Store, StoreError, Write};
@@ -59,15 +61,11 @@ impl Pending {
 }
 
 impl Committer {
-    /// Starts the writer task. Committed events are sent on `events`; the task ends
-    /// when every `Committer` handle is dropped.
-    pub fn spawn(
-        store: Arc<dyn Store>,
-        events: broadcast::Sender<EventBatch>,
-        metrics: Arc<Metrics>,
-    ) -> Committer {
+    /// Starts the writer task. Committed events go to `fanout`; the task ends when
+    /// every `Committer` handle is dropped.
+    pub fn spawn(store: Arc<dyn Store>, fanout: Fanout, metrics: Arc<Metrics>) -> Committer {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(store, rx, events, metrics));
+        tokio::spawn(run(store, rx, fanout, metrics));
         Committer { queue }
     }
 
@@ -94,7 +92,7 @@ impl Committer {
 async fn run(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Job>,
-    events: broadcast::Sender<EventBatch>,
+    fanout: Fanout,
     metrics: Arc<Metrics>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -112,8 +110,7 @@ async fn run(
         match store.commit_batch(writes, crate::clock::now_millis()).await {
             Ok(result) => {
                 if !result.events.is_empty() {
-                    // No receivers is fine: nobody is connected.
-                    let _ = events.send(Arc::new(result.events));
+                    fanout.committed(Arc::new(result.events)).await;
                 }
                 for ((reply, send_queued), outcome) in replies.into_iter().zip(result.outcomes) {
                     if let Some(queued) = send_queued {

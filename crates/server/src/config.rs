@@ -19,6 +19,8 @@ pub struct FileConfig {
     /// Lets Prometheus scrape `/metrics` from another machine with
     /// `Authorization: Bearer <token>`; without it only loopback peers may.
     pub metrics_token: Option<String>,
+    /// NATS for several nodes over one PostgreSQL store (see `satchel_server::cluster`).
+    pub nats_url: Option<String>,
 }
 
 /// How logs are written.
@@ -67,6 +69,7 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_format: LogFormat,
     pub metrics_token: Option<String>,
+    pub nats_url: Option<String>,
 }
 
 /// Default port: 7878 ("Satchel" has no registered port; this one is rarely taken).
@@ -84,6 +87,7 @@ impl Settings {
             tls_key,
             log_format,
             metrics_token,
+            nats_url,
         } = flags;
         let data_dir = data_dir
             .or(file.data_dir)
@@ -110,6 +114,7 @@ impl Settings {
             metrics_token: metrics_token
                 .or(file.metrics_token)
                 .filter(|t| !t.trim().is_empty()),
+            nats_url: nats_url.or(file.nats_url).filter(|u| !u.trim().is_empty()),
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod backup;
 pub mod blobs;
 pub mod clock;
+pub mod cluster;
 pub mod committer;
 pub mod config;
 pub mod demo;
@@ -149,16 +150,22 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the committer over an opened store and blob store.
+    /// Starts the committer over an opened store and blob store: as the only node, or
+    /// as one of several sharing the store when given the `bus` (see [`cluster`]).
     pub fn new(
         store: Arc<dyn Store>,
         blobs: Arc<dyn blobs::BlobStore>,
         limits: Limits,
+        bus: Option<cluster::Bus>,
     ) -> Result<App, OpenError> {
         let (events, _) = broadcast::channel(1024);
         let metrics = Arc::new(metrics::Metrics::new()?);
-        let committer = Committer::spawn(store.clone(), events.clone(), metrics.clone());
         let (stop, shutdown) = watch::channel(false);
+        let fanout = match bus {
+            Some(bus) => cluster::start(bus, store.clone(), events.clone(), shutdown.clone()),
+            None => cluster::Fanout::Local(events.clone()),
+        };
+        let committer = Committer::spawn(store.clone(), fanout, metrics.clone());
         let limiter = LoginLimiter::new(5, Duration::from_secs(60));
         let app = App {
             state: AppState(Arc::new(Inner {
@@ -212,7 +219,7 @@ impl App {
     ) -> Result<App, OpenError> {
         let store = open_store(database_url).await?;
         let blobs = Arc::new(blobs::LocalBlobStore::open(files_dir).await?);
-        App::new(store, blobs, limits)
+        App::new(store, blobs, limits, None)
     }
 
     /// The shared state, for embedding and CLI subcommands.

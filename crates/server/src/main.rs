@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -11,7 +12,7 @@ use satchel_protocol::{validate, OrgId, Role};
 use satchel_server::blobs::LocalBlobStore;
 use satchel_server::config::{FileConfig, LogFormat, Settings};
 use satchel_server::store::NewMember;
-use satchel_server::{auth, backup, App};
+use satchel_server::{auth, backup, App, Limits};
 
 #[derive(Parser)]
 #[command(name = "satchel-server", version, about = "Satchel sync server")]
@@ -25,6 +26,10 @@ struct Cli {
     /// Database URL; defaults to `sqlite://<data-dir>/satchel.db`.
     #[arg(long, global = true, env = "SATCHEL_DATABASE_URL")]
     database_url: Option<String>,
+    /// NATS server (`nats://host:4222`) through which several nodes sharing one
+    /// PostgreSQL store wake each other; leave unset for a single node.
+    #[arg(long, global = true, env = "SATCHEL_NATS_URL")]
+    nats_url: Option<String>,
     #[arg(long, global = true, env = "SATCHEL_LOG_FORMAT")]
     log_format: Option<LogFormat>,
     /// Bearer token that lets another machine scrape `/metrics` (loopback always may).
@@ -111,6 +116,27 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role `{s}` (admin, staff, customer)"))
 }
 
+/// The store, the files, and — with a NATS URL — the bus to the other nodes.
+async fn open_app(settings: &Settings) -> anyhow::Result<App> {
+    let store = satchel_server::open_store(&settings.database_url)
+        .await
+        .context("opening the store")?;
+    let blobs = Arc::new(LocalBlobStore::open(&settings.data_dir.join("files")).await?);
+    let bus = match &settings.nats_url {
+        Some(url) => {
+            if settings.database_url.starts_with("sqlite:") {
+                bail!(
+                    "several nodes share a PostgreSQL store; a SQLite file belongs to one node \
+                     (drop --nats-url, or use --database-url postgres://…)"
+                );
+            }
+            Some(satchel_server::cluster::Bus::connect(url).await?)
+        }
+        None => None,
+    };
+    Ok(App::new(store, blobs, Limits::default(), bus)?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -136,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         tls_key,
         log_format: cli.log_format,
         metrics_token: cli.metrics_token,
+        nats_url: cli.nats_url,
     };
     let settings = Settings::resolve(flags, file)?;
     init_logging(settings.log_format);
@@ -173,9 +200,7 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let app = App::open(&settings.database_url, &settings.data_dir.join("files"))
-        .await
-        .context("opening the store")?;
+    let app = open_app(&settings).await?;
 
     match cli.command {
         Command::Serve { print_addr, .. } => serve(app, &settings, print_addr).await,

@@ -164,14 +164,26 @@ pub struct ServerProcess {
     child: tokio::process::Child,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    args: Vec<String>,
 }
 
 impl ServerProcess {
     /// Starts the server on `listen` (port 0 picks one) and waits until it listens.
     pub async fn start(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ServerProcess> {
+        Self::start_with_args(data_dir, listen, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more options (`--database-url`, `--nats-url`),
+    /// which a restart keeps.
+    pub async fn start_with_args(
+        data_dir: &Path,
+        listen: SocketAddr,
+        args: &[String],
+    ) -> anyhow::Result<ServerProcess> {
         let mut child = tokio::process::Command::new(binary("satchel-server")?)
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
             .args(["serve", "--print-addr", "--listen", &listen.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -192,6 +204,7 @@ impl ServerProcess {
             child,
             addr,
             data_dir: data_dir.to_owned(),
+            args: args.to_vec(),
         })
     }
 
@@ -208,7 +221,7 @@ impl ServerProcess {
         // The port is free once the process is gone; retry briefly in case the OS is
         // slow to release it.
         for attempt in 0..50 {
-            match ServerProcess::start(&self.data_dir, self.addr).await {
+            match ServerProcess::start_with_args(&self.data_dir, self.addr, &self.args).await {
                 Ok(fresh) => {
                     *self = fresh;
                     return Ok(());

@@ -288,6 +288,13 @@ pub trait Store: Send + Sync + 'static {
         after: StreamPos,
         limit: u32,
     ) -> Result<Vec<RawEvent>, StoreError>;
+    /// Events after `after` in every conversation, ascending, at most `limit`: what a
+    /// node of several forwards to its connections (see [`crate::cluster`]).
+    async fn events_since(
+        &self,
+        after: StreamPos,
+        limit: u32,
+    ) -> Result<Vec<LoggedEvent>, StoreError>;
     /// The newest stream position in the whole log (0 when empty).
     async fn head(&self) -> Result<StreamPos, StoreError>;
     /// Whether `member` belongs to the conversation.

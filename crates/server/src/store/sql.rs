@@ -1648,6 +1648,33 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn events_since(
+        &self,
+        after: StreamPos,
+        limit: u32,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT pos, conversation_id, payload FROM events WHERE pos > $1 ORDER BY pos LIMIT $2",
+        )
+        .bind(after.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let raw = RawEvent {
+                    pos: StreamPos(r.try_get("pos")?),
+                    payload: r.try_get("payload")?,
+                };
+                Ok(LoggedEvent {
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    event: raw.decode()?,
+                    payload: raw.payload,
+                })
+            })
+            .collect()
+    }
+
     async fn head(&self) -> Result<StreamPos, StoreError> {
         let pos: Option<i64> = sqlx::query_scalar("SELECT MAX(pos) FROM events")
             .fetch_one(&self.reader)
