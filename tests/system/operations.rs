@@ -12,6 +12,7 @@ use rand::RngCore;
 use satchel_client::Engine;
 use satchel_protocol::api::SendMessageRequest;
 use satchel_protocol::*;
+use satchel_test_support::postgres::TestDatabase;
 use satchel_test_support::{
     binary, engine, init_workspace, sign_in, sqlite_url, ServerProcess, TestServer, Workspace,
 };
@@ -392,4 +393,116 @@ async fn metrics_count_connections_messages_latency_and_file_bytes() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A workspace outgrows the office PC: `migrate-store` moves it from SQLite into
+/// PostgreSQL, where a server over the same data folder serves the same histories (hash
+/// chains intact), the same files byte for byte, and new messages continue each
+/// sequence. A damaged source, or a target that already holds a workspace, is refused
+/// and nothing is copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_migrated_to_postgresql_serves_the_same_history_and_files() {
+    let server = TestServer::start().await.unwrap();
+    let url = server.url();
+    let ws = Workspace::seed(&url).await.unwrap();
+    let (profile, files) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let wang = engine(profile.path(), &url, "wang").await.unwrap();
+    wang.start().await.unwrap();
+    for i in 0..30 {
+        let conversation = [ws.order_a.id, ws.order_b.id, ws.internal.id][i % 3];
+        wang.send_text(conversation, &format!("第 {i} 条 message"), None)
+            .await
+            .unwrap();
+    }
+    let (report, report_sha) = random_file(files.path(), "QC 报告.pdf", 300_000);
+    wang.send_file(ws.order_a.id, &report, "QC").await.unwrap();
+    settle(&[&wang], SETTLE).await;
+    wang.close().await;
+    let admin = sign_in(&url, "wang").await.unwrap();
+    let mut before = Vec::new();
+    for conversation in [ws.order_a.id, ws.order_b.id, ws.internal.id] {
+        before.push(server_timeline(&admin, conversation).await);
+    }
+    let data = server.stop().await;
+
+    // A file the database lists but the folder lost: refused before anything is copied.
+    let target = TestDatabase::create().await.unwrap();
+    let blob = data
+        .path()
+        .join("files/blobs")
+        .join(&report_sha[..2])
+        .join(&report_sha);
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::remove_file(&blob).unwrap();
+    let (ok, out) = server_command(data.path(), &["migrate-store", "--to", &target.url]).await;
+    assert!(
+        !ok && out.contains(&report_sha) && out.contains("nothing was copied"),
+        "{out}"
+    );
+    std::fs::write(&blob, &original).unwrap();
+
+    let (ok, out) = server_command(data.path(), &["migrate-store", "--to", &target.url]).await;
+    assert!(ok && out.contains("migrated and verified"), "{out}");
+    assert!(
+        out.contains("3 hash chains match") && out.contains("1 files (300000 bytes)"),
+        "{out}"
+    );
+    let (ok, out) = server_command(data.path(), &["migrate-store", "--to", &target.url]).await;
+    assert!(!ok && out.contains("already holds a workspace"), "{out}");
+
+    let args = ["--database-url".to_owned(), target.url.clone()];
+    let moved = ServerProcess::start_with_args(data.path(), "127.0.0.1:0".parse().unwrap(), &args)
+        .await
+        .unwrap();
+    let moved_url = format!("http://{}", moved.addr);
+    let wang = sign_in(&moved_url, "wang").await.unwrap();
+    for (i, conversation) in [ws.order_a.id, ws.order_b.id, ws.internal.id]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(server_timeline(&wang, conversation).await, before[i]);
+    }
+    // A new device verifies every chain and gets the file byte for byte.
+    let device = tempfile::tempdir().unwrap();
+    let alice = Engine::open(device.path(), None).await.unwrap();
+    alice
+        .login(&moved_url, "alice", satchel_test_support::PASSWORD)
+        .await
+        .unwrap();
+    alice.start().await.unwrap();
+    settle(&[&alice], SETTLE).await;
+    assert_eq!(alice.chain_alarms(None).await.unwrap(), vec![]);
+    let fetched = alice.fetch_file(&report_sha).await.unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(fetched).unwrap())),
+        report_sha
+    );
+    // New rows get new ids: PostgreSQL's sequences continue after the copied ones.
+    let next = wang
+        .send(
+            ws.internal.id,
+            &SendMessageRequest {
+                txn_id: TxnId("after-migration".into()),
+                body: text("迁移后第一条".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.seq.0 as usize, before[2].len() + 1);
+    let group = satchel_protocol::api::CreateConversationRequest {
+        kind: ConversationKind::Group,
+        title: "迁移后 after migration".into(),
+        org_id: None,
+        order_number: None,
+        quantity: None,
+        due_date: None,
+        assignee: None,
+        member_ids: vec![ws.staff[1].id],
+    };
+    let created = wang.create_conversation(&group).await;
+    assert!(
+        created.is_ok(),
+        "a new conversation gets a fresh id: {created:?}"
+    );
+    alice.close().await;
 }

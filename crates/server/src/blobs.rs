@@ -233,6 +233,20 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
+/// Whether the stored blob `sha256` is whole: exactly `size` bytes that hash to its
+/// name. Reads it through the store, so it checks what a download would serve.
+pub async fn is_intact(blobs: &dyn BlobStore, sha256: &str, size: u64) -> Result<bool, BlobError> {
+    let mut stream = blobs.read(sha256, 0, size.saturating_add(1)).await?;
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(io("reading", Path::new(sha256)))?;
+        hasher.update(&chunk);
+        len += chunk.len() as u64;
+    }
+    Ok(len == size && hex::encode(hasher.finalize()) == sha256)
+}
+
 /// Makes a rename durable (the directory entry). Only meaningful on Unix; elsewhere the
 /// file system's own journaling applies.
 async fn sync_dir(dir: &Path) {

@@ -28,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod store;
 pub mod ws;
 

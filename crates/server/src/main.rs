@@ -94,6 +94,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Copy the whole workspace into another, empty database (SQLite → PostgreSQL, or
+    /// back) and verify the copy: counts, every conversation's hash chain, every file's
+    /// hash. Stop the server first. Files stay in the data folder.
+    MigrateStore {
+        /// The database the workspace is in now (default: the configured one).
+        #[arg(long)]
+        from: Option<String>,
+        /// The empty database to copy it into.
+        #[arg(long)]
+        to: String,
+    },
     /// Create a customer organisation.
     CreateOrg { name: String },
     /// Create a staff or customer account.
@@ -183,6 +194,26 @@ async fn main() -> anyhow::Result<()> {
             print_manifest("backed up", to, &manifest);
             return Ok(());
         }
+        Command::MigrateStore { from, to } => {
+            let from = from.as_deref().unwrap_or(&settings.database_url);
+            let blobs = LocalBlobStore::open(&files_dir).await?;
+            let report = satchel_server::migrate::migrate_store(from, to, &blobs)
+                .await
+                .context("migrating the store")?;
+            let c = &report.counts;
+            println!(
+                "migrated and verified: {} messages in {} conversations ({} hash chains match), \
+                 {} members, {} events, {} files ({} bytes) intact",
+                c.messages,
+                c.conversations,
+                report.chains,
+                c.members,
+                c.events,
+                report.blobs,
+                report.blob_bytes
+            );
+            return Ok(());
+        }
         Command::Restore { from, check: true } => {
             let manifest = backup::verify(from)
                 .await
@@ -250,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Backup { .. } | Command::Restore { .. } => Ok(()),
+        Command::Backup { .. } | Command::Restore { .. } | Command::MigrateStore { .. } => Ok(()),
         Command::CreateOrg { name } => {
             validate::label("name", &name, validate::MAX_TITLE_CHARS)?;
             let org = app.state().store.create_org(name.trim()).await?;

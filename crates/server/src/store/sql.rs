@@ -1913,3 +1913,312 @@ pub(crate) async fn count_rows(conn: &mut AnyConnection) -> Result<StoreCounts, 
         blobs: count("blobs")?,
     })
 }
+
+/// How a copied column is read and written.
+#[derive(Clone, Copy)]
+enum Column {
+    Integer(&'static str),
+    Text(&'static str),
+}
+
+/// Every table, parents before children, with every column: what
+/// [`SqlStore::copy_into`] moves. A test compares it with the schema, so a column added
+/// by a migration cannot be forgotten here.
+const TABLES: &[(&str, &[Column])] = {
+    use Column::{Integer as I, Text as T};
+    &[
+        ("workspace", &[I("id"), T("name"), I("created_at")]),
+        ("orgs", &[I("id"), T("name"), I("created_at")]),
+        (
+            "members",
+            &[
+                I("id"),
+                T("username"),
+                T("display_name"),
+                T("role"),
+                I("org_id"),
+                T("password_hash"),
+                I("created_at"),
+            ],
+        ),
+        (
+            "sessions",
+            &[
+                T("token_hash"),
+                I("member_id"),
+                T("device_id"),
+                T("device_name"),
+                I("created_at"),
+                I("expires_at"),
+                I("revoked_at"),
+            ],
+        ),
+        (
+            "conversations",
+            &[
+                I("id"),
+                T("kind"),
+                T("title"),
+                I("org_id"),
+                T("order_number"),
+                I("last_seq"),
+                I("created_by"),
+                I("created_at"),
+            ],
+        ),
+        (
+            "memberships",
+            &[I("conversation_id"), I("member_id"), I("joined_at")],
+        ),
+        (
+            "messages",
+            &[
+                I("id"),
+                I("conversation_id"),
+                I("seq"),
+                I("sender_id"),
+                T("device_id"),
+                T("txn_id"),
+                T("body"),
+                I("sent_at"),
+                T("chain"),
+            ],
+        ),
+        (
+            "receipts",
+            &[
+                I("conversation_id"),
+                I("member_id"),
+                I("delivered_up_to"),
+                I("read_up_to"),
+                I("updated_at"),
+            ],
+        ),
+        ("events", &[I("pos"), I("conversation_id"), T("payload")]),
+        (
+            "blobs",
+            &[T("sha256"), I("size"), T("mime"), I("created_at")],
+        ),
+        (
+            "uploads",
+            &[
+                T("id"),
+                I("member_id"),
+                T("sha256"),
+                I("size"),
+                I("\"offset\""),
+                I("created_at"),
+                I("expires_at"),
+                I("completed_at"),
+            ],
+        ),
+        ("message_blobs", &[I("message_id"), T("sha256")]),
+        (
+            "invites",
+            &[
+                T("code_hash"),
+                T("role"),
+                I("org_id"),
+                I("created_by"),
+                I("created_at"),
+                I("expires_at"),
+                I("used_by"),
+                I("used_at"),
+            ],
+        ),
+        (
+            "reminders",
+            &[
+                I("id"),
+                I("conversation_id"),
+                I("message_id"),
+                I("sent_by"),
+                T("recipients"),
+                I("at"),
+            ],
+        ),
+        ("orders", &[I("conversation_id"), T("info")]),
+    ]
+};
+
+/// Tables whose ids a database assigns, and the id column: after a copy PostgreSQL's
+/// sequences must continue after the copied ids.
+const GENERATED_IDS: &[(&str, &str)] = &[
+    ("orgs", "id"),
+    ("members", "id"),
+    ("conversations", "id"),
+    ("messages", "id"),
+    ("events", "pos"),
+    ("reminders", "id"),
+];
+
+/// The newest link of one conversation's hash chain, recomputed from the stored bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub conversation_id: ConversationId,
+    pub last_seq: Seq,
+    pub link: String,
+}
+
+impl SqlStore {
+    /// How much the store holds.
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        count_rows(&mut *self.reader.acquire().await?).await
+    }
+
+    /// Copies every row of this store into `target`, which must be empty (migrated, no
+    /// workspace), in one target transaction: either all of it arrives or nothing does.
+    /// Reads from one snapshot of this store. Returns what was copied.
+    pub async fn copy_into(&self, target: &SqlStore) -> Result<StoreCounts, StoreError> {
+        if target.workspace().await?.is_some() || target.counts().await?.members > 0 {
+            return Err(StoreError::Conflict(
+                "the target database already holds a workspace".into(),
+            ));
+        }
+        let mut source = self.reader.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *source)
+                .await?;
+        }
+        let mut tx = target.writer.begin().await?;
+        for (table, columns) in TABLES {
+            let names = columns
+                .iter()
+                .map(|c| match c {
+                    Column::Integer(n) | Column::Text(n) => *n,
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let placeholders = (1..=columns.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let insert = format!("INSERT INTO {table} ({names}) VALUES ({placeholders})");
+            let select = format!("SELECT {names} FROM {table}");
+            for row in sqlx::query(&select).fetch_all(&mut *source).await? {
+                let mut query = sqlx::query(&insert);
+                for (i, column) in columns.iter().enumerate() {
+                    query = match column {
+                        Column::Integer(_) => query.bind(row.try_get::<Option<i64>, _>(i)?),
+                        Column::Text(_) => query.bind(row.try_get::<Option<String>, _>(i)?),
+                    };
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        if target.dialect == Dialect::Postgres {
+            for (table, id) in GENERATED_IDS {
+                sqlx::query(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', '{id}'),
+                                   (SELECT COALESCE(MAX({id}), 0) + 1 FROM {table}), false)"
+                ))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let copied = count_rows(&mut tx).await?;
+        tx.commit().await?;
+        source.commit().await?;
+        Ok(copied)
+    }
+
+    /// Recomputes every conversation's hash chain from the stored message bodies and
+    /// returns each chain's head. A stored link that does not match is `Corrupt`.
+    pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY conversation_id, seq"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut heads: Vec<ChainHead> = Vec::new();
+        for row in &rows {
+            let body: String = row.try_get("body")?;
+            let message = message_from_row(row)?;
+            let previous = match heads.last() {
+                Some(head) if head.conversation_id == message.conversation_id => head.link.clone(),
+                _ => chain::GENESIS.to_owned(),
+            };
+            let link = chain::Chained::of(&message, &body).link(&previous);
+            if link != message.chain {
+                return Err(StoreError::Corrupt(format!(
+                    "conversation {} breaks its hash chain at seq {}",
+                    message.conversation_id, message.seq
+                )));
+            }
+            let head = ChainHead {
+                conversation_id: message.conversation_id,
+                last_seq: message.seq,
+                link,
+            };
+            match heads.last_mut() {
+                Some(last) if last.conversation_id == message.conversation_id => *last = head,
+                _ => heads.push(head),
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Every stored blob's metadata, by hash.
+    pub async fn blobs(&self) -> Result<Vec<BlobInfo>, StoreError> {
+        list_blobs(&mut *self.reader.acquire().await?).await
+    }
+}
+
+/// Every stored blob's metadata, by hash.
+pub(crate) async fn list_blobs(conn: &mut AnyConnection) -> Result<Vec<BlobInfo>, StoreError> {
+    let rows = sqlx::query("SELECT sha256, size, mime FROM blobs ORDER BY sha256")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(BlobInfo {
+                sha256: row.try_get("sha256")?,
+                size: u64::try_from(row.try_get::<i64, _>("size")?)
+                    .map_err(|_| StoreError::Corrupt("negative blob size".into()))?,
+                mime: row.try_get("mime")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_copy_list_names_every_table_and_column_of_the_schema() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url =
+            sqlite::url_of(&dir.path().join("schema.db"), sqlite::Mode::Create).expect("a URL");
+        let store = SqlStore::open(&url).await.expect("the store opens");
+        let mut conn = store.reader.acquire().await.expect("a connection");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+               AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .expect("tables");
+        let mut listed: Vec<String> = TABLES.iter().map(|(t, _)| (*t).to_owned()).collect();
+        listed.sort();
+        assert_eq!(listed, tables);
+        for (table, columns) in TABLES {
+            let mut schema: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .expect("columns");
+            let mut copied: Vec<String> = columns
+                .iter()
+                .map(|c| match c {
+                    Column::Integer(n) | Column::Text(n) => n.trim_matches('"').to_owned(),
+                })
+                .collect();
+            schema.sort();
+            copied.sort();
+            assert_eq!(copied, schema, "table {table}");
+        }
+    }
+}

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Connection};
 
-use super::sql::count_rows;
+use super::sql::{count_rows, list_blobs};
 use super::{BlobInfo, StoreCounts, StoreError};
 
 /// The file a `sqlite:` URL names, or `None` for other URLs (and in-memory databases).
@@ -74,19 +74,7 @@ pub async fn inspect_file(path: &Path) -> Result<Inspection, StoreError> {
         return Err(StoreError::Corrupt(format!("integrity check: {verdict}")));
     }
     let counts = count_rows(&mut conn).await?;
-    let blobs = sqlx::query("SELECT sha256, size, mime FROM blobs ORDER BY sha256")
-        .fetch_all(&mut conn)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(BlobInfo {
-                sha256: row.try_get("sha256")?,
-                size: u64::try_from(row.try_get::<i64, _>("size")?)
-                    .map_err(|_| StoreError::Corrupt("negative blob size".into()))?,
-                mime: row.try_get("mime")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let blobs = list_blobs(&mut conn).await?;
     let _ = conn.close().await;
     Ok(Inspection { counts, blobs })
 }
