@@ -1048,17 +1048,7 @@ async fn apply_create_conversation(
             "only order conversations have an order number and order details".into(),
         ));
     }
-    if let Some(org) = org_id {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = $1")
-            .bind(org.0)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::Invalid(format!(
-                "organisation {org} does not exist"
-            )));
-        }
-    }
+    ensure_org_exists(tx, org_id).await?;
     let mut ids = member_ids;
     ids.push(creator);
     ids.sort();
