@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing the desktop app needs on a Debian machine, once:
-# WebKitGTK and friends (apt), the UI's npm packages, and tauri-driver (crates.io).
+# WebKitGTK and friends (apt), the UI's npm packages, tauri-driver and s3s-fs (crates.io).
 # Safe to run again; it skips what is already there. Sourced by test.sh and run-app.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +35,13 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   echo "== installing tauri-driver"
   cargo install tauri-driver --locked --version 2.1.0
+fi
+
+# A real S3-compatible server for the object-storage tests (s3s-fs, a file-backed S3 server
+# built on the s3s crate).
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+  echo "== installing s3s-fs"
+  cargo install s3s-fs --locked --version 0.14.1 --features binary
 fi
 
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then

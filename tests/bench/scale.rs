@@ -43,7 +43,7 @@ impl Deployment {
 }
 
 async fn start(dir: &std::path::Path, args: &[String]) -> ServerProcess {
-    ServerProcess::start_with_args(dir, "127.0.0.1:0".parse().unwrap(), args)
+    ServerProcess::start_with_args(dir, "127.0.0.1:0".parse().unwrap(), args, &[])
         .await
         .unwrap()
 }

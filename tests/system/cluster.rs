@@ -3,14 +3,13 @@
 //! and per-sender order hold while one node is SIGKILLed mid-stream, its clients fail
 //! over to the other node (a proxy stands in for the load balancer) and come back.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use satchel_client::Engine;
 use satchel_test_support::postgres::TestDatabase;
 use satchel_test_support::{engine, init_workspace, sign_in, ChaosProxy, ServerProcess, Workspace};
 
-use crate::support::{converged, server_timeline, settle, timeline};
+use crate::support::{check_numbered, converged, send_numbered, server_timeline, settle, timeline};
 
 /// The NATS server for tests: `SATCHEL_TEST_NATS`, or the one every development and CI
 /// machine runs.
@@ -25,7 +24,7 @@ async fn node(db: &TestDatabase, dir: &std::path::Path) -> ServerProcess {
         "--nats-url".to_owned(),
         nats_url(),
     ];
-    ServerProcess::start_with_args(dir, "127.0.0.1:0".parse().unwrap(), &args)
+    ServerProcess::start_with_args(dir, "127.0.0.1:0".parse().unwrap(), &args, &[])
         .await
         .unwrap()
 }
@@ -94,16 +93,7 @@ async fn two_nodes_converse_and_survive_a_killed_node() {
 
     // Both send a stream; node 1 dies in the middle of it.
     const EACH: usize = 300;
-    let send_all = |e: Engine, name: &'static str| async move {
-        for i in 1..=EACH {
-            e.send_text(conversation, &format!("{name}-{i}"), None)
-                .await
-                .unwrap();
-            if i % 25 == 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let pause = Duration::from_millis(50);
     let chaos = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
         node1.kill().await.unwrap();
@@ -118,8 +108,8 @@ async fn two_nodes_converse_and_survive_a_killed_node() {
         balancer.reset_all();
     };
     tokio::join!(
-        send_all(wang.clone(), "wang"),
-        send_all(alice.clone(), "alice"),
+        send_numbered(wang.clone(), conversation, "wang", EACH, 25, pause),
+        send_numbered(alice.clone(), conversation, "alice", EACH, 25, pause),
         chaos
     );
     settle(&[&wang, &alice], Duration::from_secs(120)).await;
@@ -133,20 +123,7 @@ async fn two_nodes_converse_and_survive_a_killed_node() {
         2 + 2 * EACH,
         "every message stored exactly once"
     );
-    let mut last: HashMap<String, usize> = HashMap::new();
-    let mut seen = HashSet::new();
-    for (i, line) in truth.iter().enumerate() {
-        let mut parts = line.splitn(3, ' ');
-        let seq: usize = parts.next().unwrap().parse().unwrap();
-        assert_eq!(seq, i + 1, "gapless seq");
-        let text = parts.nth(1).unwrap();
-        assert!(seen.insert(text.to_owned()), "duplicate {text}");
-        if let Some((sender, n)) = text.rsplit_once('-') {
-            let n: usize = n.parse().unwrap();
-            let previous = last.insert(sender.to_owned(), n).unwrap_or(0);
-            assert_eq!(n, previous + 1, "{sender} out of order at seq {seq}");
-        }
-    }
+    let last = check_numbered(&truth);
     assert_eq!((last["wang"], last["alice"]), (EACH, EACH));
 
     // Each node serves the same history, and each client converged to it live.

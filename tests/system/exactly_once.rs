@@ -3,7 +3,6 @@
 //! killed between writing its outbox and receiving acks. Afterwards every message is
 //! present exactly once everywhere, in per-sender order, and every outbox is empty.
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use satchel_test_support::{
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{converged, server_timeline, settle};
+use crate::support::{check_numbered, converged, send_numbered, server_timeline, settle};
 
 /// Runs `satchel-cli` with a profile and returns its output, or kills it after `kill_after`.
 async fn cli(
@@ -92,16 +91,7 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     // Faults from here on: every connection dies after 2–40 KB.
     proxy.cut_after_random_bytes(2_000, 40_000);
     let conversation = ws.order_a.id;
-    let send_all = |e: Engine, name: &'static str, count: usize| async move {
-        for i in 1..=count {
-            e.send_text(conversation, &format!("{name}-{i}"), None)
-                .await
-                .unwrap();
-            if i % 20 == 0 {
-                tokio::time::sleep(Duration::from_millis(60)).await;
-            }
-        }
-    };
+    let pause = Duration::from_millis(60);
     let chaos = async {
         for round in 0..3 {
             tokio::time::sleep(Duration::from_millis(700)).await;
@@ -127,9 +117,30 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
         }
     };
     tokio::join!(
-        send_all(engines[0].clone(), "wang", senders[0].1),
-        send_all(engines[1].clone(), "chen", senders[1].1),
-        send_all(engines[2].clone(), "alice", senders[2].1),
+        send_numbered(
+            engines[0].clone(),
+            conversation,
+            "wang",
+            senders[0].1,
+            20,
+            pause
+        ),
+        send_numbered(
+            engines[1].clone(),
+            conversation,
+            "chen",
+            senders[1].1,
+            20,
+            pause
+        ),
+        send_numbered(
+            engines[2].clone(),
+            conversation,
+            "alice",
+            senders[2].1,
+            20,
+            pause
+        ),
         chaos,
     );
     // The killed client comes back and finishes its outbox through the faulty proxy.
@@ -168,23 +179,7 @@ async fn resets_and_kills_lose_and_duplicate_nothing() {
     );
 
     // Exactly once and per-sender order, from the server's history.
-    let mut last_per_sender: HashMap<String, usize> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, line) in truth.iter().enumerate() {
-        let mut parts = line.splitn(3, ' ');
-        let seq: usize = parts.next().unwrap().parse().unwrap();
-        assert_eq!(seq, i + 1, "gapless seq");
-        let text = parts.nth(1).unwrap();
-        assert!(seen.insert(text.to_owned()), "duplicate {text}");
-        let (sender, n) = text.rsplit_once('-').unwrap();
-        let n: usize = n.parse().unwrap();
-        let last = last_per_sender.insert(sender.to_owned(), n).unwrap_or(0);
-        assert_eq!(
-            n,
-            last + 1,
-            "{sender} out of order at seq {seq}: {n} after {last}"
-        );
-    }
+    let last_per_sender = check_numbered(&truth);
     for (name, count) in senders {
         assert_eq!(last_per_sender[name], count);
     }

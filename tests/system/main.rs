@@ -3,6 +3,8 @@
 //! own SQLite file, real processes where a test kills one.
 //!
 //! Each module is one part of the specification:
+//! - `blobs`: the blob store's contract — staging, trimming, assembling, ranges, hostile
+//!   names — one suite run on the local folder and on a real S3-compatible server.
 //! - `cluster`: two server processes over one PostgreSQL and NATS: clients on either
 //!   node converse; a node killed mid-stream loses and duplicates nothing.
 //! - `conversations`: several clients agree on one ordered history; history survives
@@ -38,6 +40,7 @@
 mod attention;
 mod authorization;
 mod bad_input;
+mod blobs;
 mod cluster;
 mod conversations;
 mod engine_files;

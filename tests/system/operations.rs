@@ -451,9 +451,10 @@ async fn a_workspace_migrated_to_postgresql_serves_the_same_history_and_files() 
     assert!(!ok && out.contains("already holds a workspace"), "{out}");
 
     let args = ["--database-url".to_owned(), target.url.clone()];
-    let moved = ServerProcess::start_with_args(data.path(), "127.0.0.1:0".parse().unwrap(), &args)
-        .await
-        .unwrap();
+    let moved =
+        ServerProcess::start_with_args(data.path(), "127.0.0.1:0".parse().unwrap(), &args, &[])
+            .await
+            .unwrap();
     let moved_url = format!("http://{}", moved.addr);
     let wang = sign_in(&moved_url, "wang").await.unwrap();
     for (i, conversation) in [ws.order_a.id, ws.order_b.id, ws.internal.id]

@@ -50,6 +50,55 @@ pub async fn server_timeline(api: &ApiClient, conversation: ConversationId) -> V
     }
 }
 
+/// Sends `name-1` … `name-count` in order, pausing `pause` after every `burst` messages
+/// so that faults land in the middle of the stream.
+pub async fn send_numbered(
+    engine: Engine,
+    conversation: ConversationId,
+    name: &str,
+    count: usize,
+    burst: usize,
+    pause: Duration,
+) {
+    for i in 1..=count {
+        engine
+            .send_text(conversation, &format!("{name}-{i}"), None)
+            .await
+            .expect("queued");
+        if i % burst == 0 {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Checks a server timeline holding numbered messages (`name-n`, see [`send_numbered`])
+/// among others: `seq` runs from 1 without a gap, no text is stored twice, and each
+/// sender's numbers follow each other from 1. Returns each sender's last number.
+pub fn check_numbered(truth: &[String]) -> std::collections::HashMap<String, usize> {
+    let mut last_per_sender = std::collections::HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in truth.iter().enumerate() {
+        let mut parts = line.splitn(3, ' ');
+        let seq: usize = parts.next().and_then(|s| s.parse().ok()).expect("a seq");
+        assert_eq!(seq, i + 1, "gapless seq");
+        let text = parts.nth(1).expect("a text");
+        assert!(seen.insert(text.to_owned()), "duplicate {text}");
+        let Some((sender, n)) = text
+            .rsplit_once('-')
+            .and_then(|(sender, n)| Some((sender, n.parse::<usize>().ok()?)))
+        else {
+            continue;
+        };
+        let last = last_per_sender.insert(sender.to_owned(), n).unwrap_or(0);
+        assert_eq!(
+            n,
+            last + 1,
+            "{sender} out of order at seq {seq}: {n} after {last}"
+        );
+    }
+    last_per_sender
+}
+
 /// The confirmed form (with id and seq) of a message this engine queued.
 pub async fn confirmed(
     engine: &Engine,

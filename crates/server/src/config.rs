@@ -21,6 +21,9 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     /// NATS for several nodes over one PostgreSQL store (see `satchel_server::cluster`).
     pub nats_url: Option<String>,
+    /// `s3://bucket/prefix` to keep files in S3-compatible storage instead of
+    /// `<data_dir>/files` (see `satchel_server::object_blobs`).
+    pub blob_url: Option<String>,
 }
 
 /// How logs are written.
@@ -70,6 +73,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub metrics_token: Option<String>,
     pub nats_url: Option<String>,
+    pub blob_url: Option<String>,
 }
 
 /// Default port: 7878 ("Satchel" has no registered port; this one is rarely taken).
@@ -88,6 +92,7 @@ impl Settings {
             log_format,
             metrics_token,
             nats_url,
+            blob_url,
         } = flags;
         let data_dir = data_dir
             .or(file.data_dir)
@@ -115,6 +120,7 @@ impl Settings {
                 .or(file.metrics_token)
                 .filter(|t| !t.trim().is_empty()),
             nats_url: nats_url.or(file.nats_url).filter(|u| !u.trim().is_empty()),
+            blob_url: blob_url.or(file.blob_url).filter(|u| !u.trim().is_empty()),
         })
     }
 }

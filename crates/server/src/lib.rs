@@ -29,6 +29,7 @@ pub mod demo;
 pub mod http;
 pub mod metrics;
 pub mod migrate;
+pub mod object_blobs;
 pub mod store;
 pub mod ws;
 

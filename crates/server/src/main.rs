@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use satchel_protocol::api::CreateMemberRequest;
 use satchel_protocol::{validate, OrgId, Role};
-use satchel_server::blobs::LocalBlobStore;
+use satchel_server::blobs::{BlobStore, LocalBlobStore};
 use satchel_server::config::{FileConfig, LogFormat, Settings};
+use satchel_server::object_blobs::ObjectBlobStore;
 use satchel_server::store::NewMember;
 use satchel_server::{auth, backup, App, Limits};
 
@@ -30,6 +31,10 @@ struct Cli {
     /// PostgreSQL store wake each other; leave unset for a single node.
     #[arg(long, global = true, env = "SATCHEL_NATS_URL")]
     nats_url: Option<String>,
+    /// S3-compatible storage for files (`s3://bucket/prefix`), with credentials and
+    /// endpoint from the `AWS_*` variables; default: `<data-dir>/files`.
+    #[arg(long, global = true, env = "SATCHEL_BLOB_URL")]
+    blob_url: Option<String>,
     #[arg(long, global = true, env = "SATCHEL_LOG_FORMAT")]
     log_format: Option<LogFormat>,
     /// Bearer token that lets another machine scrape `/metrics` (loopback always may).
@@ -96,7 +101,8 @@ enum Command {
     },
     /// Copy the whole workspace into another, empty database (SQLite → PostgreSQL, or
     /// back) and verify the copy: counts, every conversation's hash chain, every file's
-    /// hash. Stop the server first. Files stay in the data folder.
+    /// hash. Stop the server first. Files stay where they are (the data folder or the
+    /// bucket of --blob-url).
     MigrateStore {
         /// The database the workspace is in now (default: the configured one).
         #[arg(long)]
@@ -132,7 +138,7 @@ async fn open_app(settings: &Settings) -> anyhow::Result<App> {
     let store = satchel_server::open_store(&settings.database_url)
         .await
         .context("opening the store")?;
-    let blobs = Arc::new(LocalBlobStore::open(&settings.data_dir.join("files")).await?);
+    let blobs = open_blobs(settings).await?;
     let bus = match &settings.nats_url {
         Some(url) => {
             if settings.database_url.starts_with("sqlite:") {
@@ -146,6 +152,14 @@ async fn open_app(settings: &Settings) -> anyhow::Result<App> {
         None => None,
     };
     Ok(App::new(store, blobs, Limits::default(), bus)?)
+}
+
+/// Where files live: the S3 bucket of `blob_url`, or the data folder's `files`.
+async fn open_blobs(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match &settings.blob_url {
+        Some(url) => Arc::new(ObjectBlobStore::open(url).await?),
+        None => Arc::new(LocalBlobStore::open(&settings.data_dir.join("files")).await?),
+    })
 }
 
 #[tokio::main]
@@ -174,12 +188,12 @@ async fn main() -> anyhow::Result<()> {
         log_format: cli.log_format,
         metrics_token: cli.metrics_token,
         nats_url: cli.nats_url,
+        blob_url: cli.blob_url,
     };
     let settings = Settings::resolve(flags, file)?;
     init_logging(settings.log_format);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
-    let files_dir = settings.data_dir.join("files");
     match &cli.command {
         Command::Backup { to } => {
             // Only the store and the files: no writer task, so a backup taken beside a
@@ -187,8 +201,8 @@ async fn main() -> anyhow::Result<()> {
             let store = satchel_server::open_store(&settings.database_url)
                 .await
                 .context("opening the store")?;
-            let blobs = LocalBlobStore::open(&files_dir).await?;
-            let manifest = backup::backup(store.as_ref(), &blobs, to)
+            let blobs = open_blobs(&settings).await?;
+            let manifest = backup::backup(store.as_ref(), blobs.as_ref(), to)
                 .await
                 .with_context(|| format!("backing up into {}", to.display()))?;
             print_manifest("backed up", to, &manifest);
@@ -196,8 +210,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::MigrateStore { from, to } => {
             let from = from.as_deref().unwrap_or(&settings.database_url);
-            let blobs = LocalBlobStore::open(&files_dir).await?;
-            let report = satchel_server::migrate::migrate_store(from, to, &blobs)
+            let blobs = open_blobs(&settings).await?;
+            let report = satchel_server::migrate::migrate_store(from, to, blobs.as_ref())
                 .await
                 .context("migrating the store")?;
             let c = &report.counts;
@@ -222,8 +236,8 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Restore { from, check: false } => {
-            let blobs = LocalBlobStore::open(&files_dir).await?;
-            let manifest = backup::restore(from, &settings.database_url, &blobs)
+            let blobs = open_blobs(&settings).await?;
+            let manifest = backup::restore(from, &settings.database_url, blobs.as_ref())
                 .await
                 .with_context(|| format!("restoring {}", from.display()))?;
             print_manifest("restored", from, &manifest);

@@ -13,6 +13,7 @@
 pub mod corpus;
 pub mod postgres;
 mod proxy;
+pub mod s3;
 mod server;
 
 pub use proxy::ChaosProxy;

@@ -71,9 +71,34 @@ impl TestServer {
         Self::start_in_with(data_dir, satchel_server::Limits::default()).await
     }
 
+    /// Starts a server over a fresh workspace whose files live in `blobs`.
+    pub async fn start_with_blobs(
+        blobs: std::sync::Arc<dyn satchel_server::blobs::BlobStore>,
+    ) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir()?;
+        let url = sqlite_url(data_dir.path());
+        init_workspace(&url).await?;
+        let store = satchel_server::open_store(&url).await?;
+        let app = satchel_server::App::new(store, blobs, satchel_server::Limits::default(), None)?;
+        Self::serve(data_dir, app).await
+    }
+
     async fn start_in_with(
         data_dir: tempfile::TempDir,
         limits: satchel_server::Limits,
+    ) -> anyhow::Result<TestServer> {
+        let app = satchel_server::App::open_with(
+            &sqlite_url(data_dir.path()),
+            &data_dir.path().join("files"),
+            limits,
+        )
+        .await?;
+        Self::serve(data_dir, app).await
+    }
+
+    async fn serve(
+        data_dir: tempfile::TempDir,
+        app: satchel_server::App,
     ) -> anyhow::Result<TestServer> {
         // Server warnings and errors show in a failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -83,12 +108,6 @@ impl TestServer {
             )
             .with_test_writer()
             .try_init();
-        let app = satchel_server::App::open_with(
-            &sqlite_url(data_dir.path()),
-            &data_dir.path().join("files"),
-            limits,
-        )
-        .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -165,20 +184,22 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerProcess {
     /// Starts the server on `listen` (port 0 picks one) and waits until it listens.
     pub async fn start(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ServerProcess> {
-        Self::start_with_args(data_dir, listen, &[]).await
+        Self::start_with_args(data_dir, listen, &[], &[]).await
     }
 
-    /// [`ServerProcess::start`] with more options (`--database-url`, `--nats-url`),
-    /// which a restart keeps.
+    /// [`ServerProcess::start`] with more options (`--database-url`, `--nats-url`) and
+    /// environment variables (`AWS_*`), which a restart keeps.
     pub async fn start_with_args(
         data_dir: &Path,
         listen: SocketAddr,
         args: &[String],
+        env: &[(String, String)],
     ) -> anyhow::Result<ServerProcess> {
         let mut child = tokio::process::Command::new(binary("satchel-server")?)
             .arg("--data-dir")
@@ -186,6 +207,7 @@ impl ServerProcess {
             .args(args)
             .args(["serve", "--print-addr", "--listen", &listen.to_string()])
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -205,6 +227,7 @@ impl ServerProcess {
             addr,
             data_dir: data_dir.to_owned(),
             args: args.to_vec(),
+            env: env.to_vec(),
         })
     }
 
@@ -221,7 +244,9 @@ impl ServerProcess {
         // The port is free once the process is gone; retry briefly in case the OS is
         // slow to release it.
         for attempt in 0..50 {
-            match ServerProcess::start_with_args(&self.data_dir, self.addr, &self.args).await {
+            match ServerProcess::start_with_args(&self.data_dir, self.addr, &self.args, &self.env)
+                .await
+            {
                 Ok(fresh) => {
                     *self = fresh;
                     return Ok(());

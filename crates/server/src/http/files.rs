@@ -28,7 +28,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiJson, ApiResult, Authed};
-use crate::blobs::{check_hash, sniff_mime, BlobError};
+use crate::blobs::{check_hash, sniff_mime, BlobError, Digester};
 use crate::store::{BlobInfo, Upload};
 use crate::{clock, AppState};
 
@@ -110,31 +110,18 @@ impl ChunkChecksum {
 /// the final verification needs no second pass over the file. Lost on restart; the
 /// final step then re-reads the staged file.
 #[derive(Clone)]
-pub struct RunningHash {
-    offset: u64,
-    hasher: Sha256,
-    head: Vec<u8>,
-}
+pub struct RunningHash(Digester);
 
 impl RunningHash {
     /// The state after `chunk` at `offset`, if it continues `previous` (or starts the file).
     fn advanced(previous: Option<RunningHash>, offset: u64, chunk: &[u8]) -> Option<RunningHash> {
-        let mut running = match previous {
-            Some(r) if r.offset == offset => r,
-            _ if offset == 0 => RunningHash {
-                offset: 0,
-                hasher: Sha256::new(),
-                head: Vec::new(),
-            },
+        let mut digester = match previous {
+            Some(RunningHash(d)) if d.bytes_seen() == offset => d,
+            _ if offset == 0 => Digester::default(),
             _ => return None,
         };
-        running.hasher.update(chunk);
-        if running.head.len() < 8192 {
-            let take = chunk.len().min(8192 - running.head.len());
-            running.head.extend_from_slice(&chunk[..take]);
-        }
-        running.offset += chunk.len() as u64;
-        Some(running)
+        digester.update(chunk);
+        Some(RunningHash(digester))
     }
 }
 
@@ -299,11 +286,7 @@ async fn finish(
     running: Option<RunningHash>,
 ) -> Result<UploadStatus, ApiError> {
     let digest = match running {
-        Some(r) if r.offset == upload.size => crate::blobs::StagedDigest {
-            sha256: hex::encode(r.hasher.finalize()),
-            len: r.offset,
-            head: r.head,
-        },
+        Some(RunningHash(d)) if d.bytes_seen() == upload.size => d.finish(),
         // The server restarted during the upload: hash what is on disk.
         _ => state.blobs.digest(&upload.id).await?,
     };
