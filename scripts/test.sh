@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project. Used by CI (.ci/run) and by developers.
-# Installs what it needs first (scripts/setup.sh); PostgreSQL/NATS tests arrive with the
-# scale-out work and will use the services already running on these machines.
+# Installs what it needs first (scripts/setup.sh). The PostgreSQL and NATS tests use the
+# services already running on these machines (127.0.0.1:5432, 127.0.0.1:4222); the S3 tests
+# start their own s3s-fs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
