@@ -32,12 +32,14 @@ pub enum BlobError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The object store answered with an error (after its own retries).
     #[error("{op} in {url} failed")]
     Backend {
         op: &'static str,
         url: String,
         source: object_store::Error,
     },
+    /// `--blob-url` cannot be used: malformed, wrong settings, or no answer at start-up.
     #[error("blob storage `{url}`: {why}")]
     BadUrl { url: String, why: String },
     /// Stored bytes are not what was written: never served, never made a blob.
@@ -65,6 +67,7 @@ pub struct Digester {
 impl Digester {
     const HEAD_BYTES: usize = 8192;
 
+    /// Adds the next bytes of the file.
     pub fn update(&mut self, bytes: &[u8]) {
         if self.head.len() < Self::HEAD_BYTES {
             let take = bytes.len().min(Self::HEAD_BYTES - self.head.len());
@@ -79,6 +82,7 @@ impl Digester {
         self.len
     }
 
+    /// The digest of every byte passed so far.
     pub fn finish(self) -> StagedDigest {
         StagedDigest {
             sha256: hex::encode(self.hasher.finalize()),

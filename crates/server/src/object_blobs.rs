@@ -50,7 +50,7 @@ pub struct ObjectBlobStore {
 }
 
 /// One staged chunk of an upload.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct StagedChunk {
     start: u64,
     len: u64,
@@ -249,6 +249,18 @@ impl ObjectBlobStore {
         Ok(())
     }
 
+    /// Deletes objects; one already gone is no error.
+    async fn delete_all(&self, locations: &[ObjectPath]) -> Result<(), BlobError> {
+        for location in locations {
+            self.store
+                .delete(location)
+                .await
+                .or_else(ignore_missing)
+                .map_err(self.backend("deleting"))?;
+        }
+        Ok(())
+    }
+
     fn staging_read(&self) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
         move |source| BlobError::Io {
             op: "reading staged chunks from",
@@ -364,27 +376,24 @@ impl BlobStore for ObjectBlobStore {
 
     async fn commit(&self, upload_id: &str, sha256: &str) -> Result<(), BlobError> {
         let location = self.blob_location(sha256)?;
-        if !self.exists(sha256).await? {
-            let chunks = self.contiguous_chunks(upload_id).await?;
-            let len: u64 = chunks.iter().map(|c| c.len).sum();
-            if len <= SINGLE_PUT_MAX {
-                self.put_whole(&location, chunks, sha256).await?;
-            } else {
-                self.put_multipart(&location, chunks, sha256).await?;
-            }
+        if self.exists(sha256).await? {
+            return self.discard(upload_id).await;
         }
-        self.discard(upload_id).await
+        let chunks = self.contiguous_chunks(upload_id).await?;
+        let locations: Vec<ObjectPath> = chunks.iter().map(|c| c.location.clone()).collect();
+        let len: u64 = chunks.iter().map(|c| c.len).sum();
+        if len <= SINGLE_PUT_MAX {
+            self.put_whole(&location, chunks, sha256).await?;
+        } else {
+            self.put_multipart(&location, chunks, sha256).await?;
+        }
+        self.delete_all(&locations).await
     }
 
     async fn discard(&self, upload_id: &str) -> Result<(), BlobError> {
-        for chunk in self.staged_chunks(upload_id).await? {
-            self.store
-                .delete(&chunk.location)
-                .await
-                .or_else(ignore_missing)
-                .map_err(self.backend("deleting"))?;
-        }
-        Ok(())
+        let chunks = self.staged_chunks(upload_id).await?;
+        let locations: Vec<ObjectPath> = chunks.into_iter().map(|c| c.location).collect();
+        self.delete_all(&locations).await
     }
 
     async fn exists(&self, sha256: &str) -> Result<bool, BlobError> {
@@ -398,30 +407,31 @@ impl BlobStore for ObjectBlobStore {
 
     async fn read(&self, sha256: &str, start: u64, end: u64) -> Result<ByteStream, BlobError> {
         let location = self.blob_location(sha256)?;
-        let size = self
-            .store
-            .head(&location)
-            .await
-            .map_err(self.backend("looking up"))?
-            .size;
-        // S3 refuses a range that starts at or past the end (an empty blob has no range
-        // at all); the answer is simply no bytes.
-        let end = end.min(size);
         if start >= end {
+            // No bytes asked for; the blob must still exist.
+            self.store
+                .head(&location)
+                .await
+                .map_err(self.backend("looking up"))?;
             return Ok(futures_util::stream::empty().boxed());
         }
         let options = GetOptions {
             range: Some(GetRange::Bounded(start..end)),
             ..GetOptions::default()
         };
-        let stream = self
-            .store
-            .get_opts(&location, options)
-            .await
-            .map_err(self.backend("reading"))?
-            .into_stream()
-            .map_err(std::io::Error::other);
-        Ok(stream.boxed())
+        match self.store.get_opts(&location, options).await {
+            Ok(result) => Ok(result.into_stream().map_err(std::io::Error::other).boxed()),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::Missing),
+            Err(refused) => {
+                // S3 refuses a range that starts at or past the end (an empty blob has no
+                // range at all): that answer is simply no bytes. Only then is the size
+                // looked up, so a normal read is one request.
+                match self.store.head(&location).await {
+                    Ok(meta) if meta.size <= start => Ok(futures_util::stream::empty().boxed()),
+                    _ => Err(self.backend("reading")(refused)),
+                }
+            }
+        }
     }
 }
 

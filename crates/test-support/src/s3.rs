@@ -14,6 +14,7 @@ pub const BUCKET: &str = "satchel-test";
 /// A running `s3s-fs`, stopped when dropped.
 pub struct S3Server {
     child: tokio::process::Child,
+    /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
     access_key: String,
     secret_key: String,
@@ -39,6 +40,8 @@ fn binary() -> anyhow::Result<PathBuf> {
 }
 
 impl S3Server {
+    /// Starts a server with fresh credentials and an empty bucket [`BUCKET`], and waits
+    /// until it accepts connections.
     pub async fn start() -> anyhow::Result<S3Server> {
         let root = tempfile::tempdir()?;
         std::fs::create_dir(root.path().join(BUCKET))?;
