@@ -751,20 +751,9 @@ async fn hostile_names_and_types_are_defused() {
 
     // Nothing was written outside the server's data folder's files area.
     let files = server.data_dir().join("files");
-    let mut stack = vec![files.clone()];
-    let mut blobs = 0;
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            assert!(path.starts_with(&files));
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                blobs += 1;
-            }
-        }
-    }
-    assert_eq!(blobs, 2);
+    let blobs = walk(&files);
+    assert!(blobs.iter().all(|path| path.starts_with(&files)));
+    assert_eq!(blobs.len(), 2);
 }
 
 /// A zip whose one entry inflates to `inflated` bytes of zeros (about 1000:1).
@@ -855,18 +844,11 @@ async fn a_zip_bomb_is_stored_and_served_as_the_bytes_it_is() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), bomb.as_slice());
     // Nothing was unpacked: the data folder holds the zip and nothing the size of its
     // contents.
-    let mut stack = vec![server.data_dir().to_path_buf()];
-    let mut largest = 0;
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            } else {
-                largest = largest.max(entry.metadata().unwrap().len());
-            }
-        }
-    }
+    let largest = walk(server.data_dir())
+        .iter()
+        .map(|path| path.metadata().unwrap().len())
+        .max()
+        .unwrap_or(0);
     assert!(largest < 64 << 20, "a {largest}-byte file appeared");
 }
 
