@@ -120,8 +120,16 @@ async fn three_readers_one_at_once_one_later_one_never() {
     let sent = confirmed(&wang, ws.order_a.id, &quote).await;
     let (id, seq, sent_at) = (sent.id.unwrap(), sent.seq.unwrap(), sent.sent_at.unwrap());
 
-    // Recipients see the deadline on the conversation until they read it.
-    let anna_row = row(&anna_e, ws.order_a.id).await;
+    // Recipients see the deadline on the conversation until they read it. The sender
+    // being idle says nothing of anna's copy having arrived: wait for it.
+    let wait_until = tokio::time::Instant::now() + Duration::from_secs(30);
+    let anna_row = loop {
+        let anna_row = row(&anna_e, ws.order_a.id).await;
+        if anna_row.next_deadline.is_some() || tokio::time::Instant::now() > wait_until {
+            break anna_row;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(anna_row.next_deadline, Some(deadline));
 
     // Alice reads at once. Everyone's client has it, so all three are delivered; only
