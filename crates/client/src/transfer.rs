@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use satchel_protocol::{ErrorCode, RetryClass};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::engine::{Change, Inner};
@@ -193,28 +193,26 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<bool, Eng
     let api = inner.api()?;
     let path = cached_path(inner.profile_dir(), sha256);
     let mut status = api.create_upload(sha256, size).await?;
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| io_error("opening", &path, e))?;
-    let mut buf = vec![0u8; CHUNK_BYTES];
     let started = (std::time::Instant::now(), status.offset);
+    // The next chunk is read from disk while the current one is on the wire.
+    let mut read_ahead: Option<(u64, tokio::task::JoinHandle<_>)> = None;
     while !status.complete {
         if !inner.db.upload_wanted(sha256).await? {
             return Ok(false);
         }
-        let len =
-            usize::try_from((size - status.offset).min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
-        file.seek(std::io::SeekFrom::Start(status.offset))
+        let offset = status.offset;
+        let reading = match read_ahead.take() {
+            Some((at, reading)) if at == offset => reading,
+            _ => read_chunk(path.clone(), offset, size),
+        };
+        let chunk = reading
             .await
-            .map_err(|e| io_error("seeking", &path, e))?;
-        file.read_exact(&mut buf[..len])
-            .await
-            .map_err(|e| io_error("reading", &path, e))?;
-        let chunk = bytes::Bytes::copy_from_slice(&buf[..len]);
-        status = match api
-            .upload_chunk(&status.upload_id, status.offset, chunk)
-            .await
-        {
+            .map_err(|e| EngineError::File(format!("reading {}: {e}", path.display())))??;
+        let next = offset + chunk.len() as u64;
+        if next < size {
+            read_ahead = Some((next, read_chunk(path.clone(), next, size)));
+        }
+        status = match api.upload_chunk(&status.upload_id, offset, chunk).await {
             Ok(s) => s,
             // Someone (an earlier attempt whose answer was lost) moved the offset.
             Err(e)
@@ -230,6 +228,26 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<bool, Eng
         inner.emit(vec![progress(sha256, status.offset, size, started)]);
     }
     Ok(true)
+}
+
+/// Reads the chunk of the file at `offset` (at most [`CHUNK_BYTES`]) on a blocking thread.
+fn read_chunk(
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+) -> tokio::task::JoinHandle<Result<bytes::Bytes, EngineError>> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let len = usize::try_from(size.saturating_sub(offset).min(CHUNK_BYTES as u64))
+            .unwrap_or(CHUNK_BYTES);
+        let mut buf = vec![0u8; len];
+        let mut file = std::fs::File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .map_err(|e| io_error("seeking", &path, e))?;
+        file.read_exact(&mut buf)
+            .map_err(|e| io_error("reading", &path, e))?;
+        Ok(bytes::Bytes::from(buf))
+    })
 }
 
 /// A progress event with the rate since `started` and the time left at that rate.
@@ -296,77 +314,56 @@ async fn download_once(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, Engi
         .await
         .map_err(|e| io_error("creating", &dir, e))?;
     let part = dir.join(format!("{sha256}.part"));
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .append(true)
-        .open(&part)
-        .await
-        .map_err(|e| io_error("opening", &part, e))?;
-    let have = file
-        .metadata()
-        .await
-        .map_err(|e| io_error("reading", &part, e))?
-        .len();
-    let response = inner.api()?.download(sha256, have).await?;
-    let total = response.content_length().map(|l| l + have);
-    if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
-        // The server sent the whole file: start the partial file over.
-        file.set_len(0)
-            .await
-            .map_err(|e| io_error("truncating", &part, e))?;
-    }
-    let mut done = if response.status() == reqwest::StatusCode::PARTIAL_CONTENT {
-        have
-    } else {
-        0
+    let have = match tokio::fs::metadata(&part).await {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(io_error("reading", &part, e)),
     };
+    let response = inner.api()?.download(sha256, have).await?;
+    let resumed = response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+    // Without a partial answer the server sent the whole file: start the partial file over.
+    let kept = if resumed { have } else { 0 };
+    let total = response.content_length().map(|l| l + kept);
+    let sink = PartSink::open(part.clone(), kept).await?;
+    let mut done = kept;
     let started = (std::time::Instant::now(), done);
+    let mut last_progress = std::time::Instant::now();
     let mut stream = response.bytes_stream();
-    loop {
+    let received: Result<(), EngineError> = loop {
         // A connection that goes silent (a dropped Wi-Fi, a dead NAT entry) sends no
         // reset; without this the download would wait for hours instead of resuming.
         let chunk = match tokio::time::timeout(DOWNLOAD_STALL, stream.next()).await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(e))) => break Err(EngineError::Network(e)),
+            Ok(None) => break Ok(()),
             Err(_) => {
-                let _ = file.flush().await;
-                return Err(EngineError::File(format!(
+                break Err(EngineError::File(format!(
                     "download of {sha256} stalled at {done} bytes; it resumes on the next try"
-                )));
+                )))
             }
         };
-        let written = match chunk {
-            Ok(chunk) => file
-                .write_all(&chunk)
-                .await
-                .map(|()| chunk.len())
-                .map_err(|e| io_error("writing", &part, e)),
-            Err(e) => Err(EngineError::Network(e)),
-        };
-        match written {
-            Ok(n) => done += n as u64,
-            Err(e) => {
-                // tokio finishes a file write in the background; wait for it, or the
-                // next attempt would measure the partial file before the last bytes land
-                // and resume from the wrong offset.
-                let _ = file.flush().await;
-                return Err(e);
-            }
+        done += chunk.len() as u64;
+        if !sink.write(chunk).await {
+            // The writer stopped; its error is reported below.
+            break Ok(());
         }
-        inner.emit(vec![progress(sha256, done, total.unwrap_or(done), started)]);
-    }
-    file.sync_all()
-        .await
-        .map_err(|e| io_error("syncing", &part, e))?;
-    drop(file);
-    if total.is_some_and(|t| done < t) {
+        // Progress is for eyes: a few events a second, not one per network packet.
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            last_progress = std::time::Instant::now();
+            inner.emit(vec![progress(sha256, done, total.unwrap_or(done), started)]);
+        }
+    };
+    // Whatever happened, what arrived is written and synced before anyone looks at the
+    // partial file again: the next attempt resumes from its length.
+    let (actual, size) = sink.finish().await?;
+    received?;
+    inner.emit(vec![progress(sha256, done, total.unwrap_or(done), started)]);
+    if total.is_some_and(|t| size < t) {
         // The connection ended early without an error: keep what arrived and resume.
         return Err(EngineError::File(format!(
-            "download of {sha256} ended at {done} bytes; it resumes on the next try"
+            "download of {sha256} ended at {size} bytes; it resumes on the next try"
         )));
     }
-    let (actual, size) = hash_file(&part).await?;
     if actual != sha256 {
         let _ = tokio::fs::remove_file(&part).await;
         return Err(EngineError::File(format!(
@@ -380,6 +377,102 @@ async fn download_once(inner: &Arc<Inner>, sha256: &str) -> Result<PathBuf, Engi
     make_previews(inner.profile_dir(), sha256).await;
     enforce_cache_limit(inner, Some(sha256)).await?;
     Ok(target)
+}
+
+/// How often a running transfer reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// The partial file of a download, written on one thread and hashed on another, so
+/// the network, the disk and the hash work at the same time instead of taking turns
+/// (and the file is never read a second time to verify it).
+struct PartSink {
+    to_writer: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    to_hasher: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    writer: tokio::task::JoinHandle<Result<u64, EngineError>>,
+    hasher: tokio::task::JoinHandle<Result<String, EngineError>>,
+}
+
+/// How many received pieces may wait for the disk or the hash.
+const SINK_QUEUE: usize = 64;
+
+impl PartSink {
+    /// Opens `part`, keeping its first `keep` bytes (hashed again, as the hash must
+    /// cover the whole file) and dropping anything after them.
+    async fn open(part: PathBuf, keep: u64) -> Result<PartSink, EngineError> {
+        use std::io::{Read, Seek, Write};
+        let mut file = {
+            let opening = part.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&opening)?;
+                file.set_len(keep)?;
+                file.seek(std::io::SeekFrom::Start(keep))?;
+                Ok(file)
+            })
+            .await
+            .map_err(|e| EngineError::File(format!("opening {}: {e}", part.display())))?
+            .map_err(|e| io_error("opening", &part, e))?
+        };
+        let (to_writer, mut for_writer) = tokio::sync::mpsc::channel::<bytes::Bytes>(SINK_QUEUE);
+        let (to_hasher, mut for_hasher) = tokio::sync::mpsc::channel::<bytes::Bytes>(SINK_QUEUE);
+        let writer_path = part.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let path = writer_path;
+            let mut written = keep;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+            while let Some(chunk) = for_writer.blocking_recv() {
+                out.write_all(&chunk)
+                    .map_err(|e| io_error("writing", &path, e))?;
+                written += chunk.len() as u64;
+            }
+            out.flush().map_err(|e| io_error("writing", &path, e))?;
+            drop(out);
+            file.sync_all().map_err(|e| io_error("syncing", &path, e))?;
+            Ok(written)
+        });
+        let hasher = tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256::new();
+            let kept = std::fs::File::open(&part)
+                .and_then(|f| std::io::copy(&mut f.take(keep), &mut hasher))
+                .map_err(|e| io_error("reading", &part, e))?;
+            if kept != keep {
+                return Err(EngineError::File(format!(
+                    "{} shrank while it was resumed",
+                    part.display()
+                )));
+            }
+            while let Some(chunk) = for_hasher.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            Ok(hex::encode(hasher.finalize()))
+        });
+        Ok(PartSink {
+            to_writer,
+            to_hasher,
+            writer,
+            hasher,
+        })
+    }
+
+    /// Queues bytes for the file; `false` when the writer or the hasher has stopped (on
+    /// an error that [`PartSink::finish`] returns).
+    async fn write(&self, chunk: bytes::Bytes) -> bool {
+        self.to_hasher.send(chunk.clone()).await.is_ok() && self.to_writer.send(chunk).await.is_ok()
+    }
+
+    /// Writes and syncs everything queued; the SHA-256 and length of the whole file.
+    async fn finish(self) -> Result<(String, u64), EngineError> {
+        drop((self.to_writer, self.to_hasher));
+        let stopped = |e: tokio::task::JoinError| {
+            EngineError::File(format!("the download writer failed: {e}"))
+        };
+        let written = self.writer.await.map_err(stopped)??;
+        let sha256 = self.hasher.await.map_err(stopped)??;
+        Ok((sha256, written))
+    }
 }
 
 /// SHA-256 and length of a file.
