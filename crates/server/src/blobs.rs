@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Why a blob operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -179,22 +179,28 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     async fn append(&self, upload_id: &str, offset: u64, bytes: &[u8]) -> Result<(), BlobError> {
         let path = self.staging_path(upload_id)?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .await
-            .map_err(io("opening", &path))?;
-        file.set_len(offset)
-            .await
-            .map_err(io("truncating", &path))?;
-        file.seek(SeekFrom::Start(offset))
-            .await
-            .map_err(io("seeking", &path))?;
-        file.write_all(bytes).await.map_err(io("writing", &path))?;
-        file.sync_data().await.map_err(io("syncing", &path))?;
-        Ok(())
+        let bytes = bytes.to_vec();
+        // One blocking task for the whole append: through tokio's file type a chunk
+        // would take a thread hand-off per step and per 2 MiB written.
+        let task_path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Seek, Write};
+            let path = task_path;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io("opening", &path))?;
+            file.set_len(offset).map_err(io("truncating", &path))?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(io("seeking", &path))?;
+            file.write_all(&bytes).map_err(io("writing", &path))?;
+            file.sync_data().map_err(io("syncing", &path))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| io("writing", &path)(std::io::Error::other(e)))?
     }
 
     async fn digest(&self, upload_id: &str) -> Result<StagedDigest, BlobError> {

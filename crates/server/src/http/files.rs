@@ -237,16 +237,9 @@ async fn append(
             format!("the upload is at offset {}, not {offset}", upload.offset),
         ));
     }
-    // Hash the chunk for its checksum and advance the file's running hash in one
-    // blocking task, off the async threads.
-    let previous = running.clone();
-    let (matches, advanced, body) = tokio::task::spawn_blocking(move || {
-        let matches = checksum.matches(&body);
-        let advanced = RunningHash::advanced(previous, offset, &body);
-        (matches, advanced, body)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    let (matches, body) = tokio::task::spawn_blocking(move || (checksum.matches(&body), body))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     if !matches {
         return Err(ApiError::new(
             ErrorCode::ChecksumMismatch,
@@ -263,7 +256,14 @@ async fn append(
             ),
         ));
     }
+    // The running hash advances on another thread while the chunk is written: the two
+    // are a chunk's largest costs, and neither needs the other.
+    let previous = running.clone();
+    let hashed = body.clone();
+    let hashing =
+        tokio::task::spawn_blocking(move || RunningHash::advanced(previous, offset, &hashed));
     state.blobs.append(&id, offset, &body).await?;
+    let advanced = hashing.await.map_err(|e| ApiError::internal(&e))?;
     state.metrics.upload_bytes.inc_by(body.len() as u64);
     let now = clock::now_millis();
     state.store.set_upload_offset(&id, end, expiry(now)).await?;
