@@ -413,61 +413,9 @@ pub struct App {
 
 impl App {
     /// Proportional memory (PSS, bytes) of the app and every process it started (the
-    /// WebKit web and network processes), read from `/proc/<pid>/smaps_rollup`.
+    /// WebKit web and network processes).
     pub fn pss_bytes(&self) -> anyhow::Result<u64> {
-        let mut parent_of = std::collections::HashMap::new();
-        let mut name_of = std::collections::HashMap::new();
-        for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // `pid (comm) state ppid …`; comm may contain spaces, so split at the last ')'.
-            let Some((head, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let comm = head
-                .split_once('(')
-                .map(|(_, c)| c.to_owned())
-                .unwrap_or_default();
-            let ppid = rest
-                .split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.insert(pid, ppid);
-                name_of.insert(pid, comm);
-            }
-        }
-        let descends = |mut pid: u32| loop {
-            match parent_of.get(&pid) {
-                Some(&p) if p == self.driver_pid => return true,
-                Some(&p) if p > 1 => pid = p,
-                _ => return false,
-            }
-        };
-        let mut total = 0;
-        for (&pid, name) in &name_of {
-            if !descends(pid) || name.starts_with("WebKitWebDrive") || name == "tauri-driver" {
-                continue;
-            }
-            let rollup =
-                std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-            for line in rollup.lines() {
-                if let Some(kb) = line.strip_prefix("Pss:") {
-                    total += kb
-                        .trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .unwrap_or(0)
-                        * 1024;
-                }
-            }
-        }
-        Ok(total)
+        pss_under(self.driver_pid)
     }
 
     /// Saves a screenshot as `<artifacts>/<app>-<nn>-<step>.png`.
@@ -585,4 +533,62 @@ impl App {
         element.send_keys(text).await?;
         Ok(())
     }
+}
+
+/// Proportional memory (PSS, bytes) of every process under a tauri-driver (an app and
+/// the WebKit web and network processes it started), read from `/proc/<pid>/smaps_rollup`.
+pub fn pss_under(driver_pid: u32) -> anyhow::Result<u64> {
+    let mut parent_of = std::collections::HashMap::new();
+    let mut name_of = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may contain spaces, so split at the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head
+            .split_once('(')
+            .map(|(_, c)| c.to_owned())
+            .unwrap_or_default();
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.insert(pid, ppid);
+            name_of.insert(pid, comm);
+        }
+    }
+    let descends = |mut pid: u32| loop {
+        match parent_of.get(&pid) {
+            Some(&p) if p == driver_pid => return true,
+            Some(&p) if p > 1 => pid = p,
+            _ => return false,
+        }
+    };
+    let mut total = 0;
+    for (&pid, name) in &name_of {
+        if !descends(pid) || name.starts_with("WebKitWebDrive") || name == "tauri-driver" {
+            continue;
+        }
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        for line in rollup.lines() {
+            if let Some(kb) = line.strip_prefix("Pss:") {
+                total += kb
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    * 1024;
+            }
+        }
+    }
+    Ok(total)
 }
