@@ -241,6 +241,7 @@ async fn run() {
             const t0 = performance.now();
             img.onload = () => img.decode().catch(() => {}).then(() =>
               requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0))));
+            img.onerror = () => done('the bare webview could not show the JPEG');
             img.src = url;
             document.body.appendChild(img);";
         let value = bare
