@@ -9,7 +9,7 @@ use satchel_protocol::*;
 use satchel_test_support::{engine, ChaosProxy, TestServer, Workspace};
 use sha2::{Digest, Sha256};
 
-use crate::support::settle;
+use crate::support::{settle, walk};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_sent_offline_arrives_whole_and_in_order() {
@@ -129,6 +129,51 @@ async fn an_interrupted_download_resumes_and_is_verified() {
     };
     assert!(attempts > 1, "the download was interrupted and resumed");
     assert!(std::fs::read(&cached).unwrap() == bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_download_as_long_as_the_file_or_longer_starts_over_instead_of_failing() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let proxy = ChaosProxy::start(server.addr).await.unwrap();
+    let (d1, d2, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
+    let alice = engine(d2.path(), &proxy.url(), "alice").await.unwrap();
+    let mut bytes = vec![0u8; 6 * 1024 * 1024];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let path = files.path().join("dieline.ai");
+    std::fs::write(&path, &bytes).unwrap();
+    wang.start().await.unwrap();
+    wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+    settle(&[&wang], Duration::from_secs(60)).await;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    // A download cut short leaves its partial file behind.
+    proxy.cut_after_random_bytes(1 << 20, 2 << 20);
+    assert!(alice.fetch_file(&sha256).await.is_err(), "the cut download");
+    proxy.cut_after_random_bytes(0, 0);
+    let part = walk(d2.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "part"))
+        .expect("a partial file after the cut");
+
+    // A crash before verification, or a disk fault, leaves it as long as the file or
+    // longer: no range of the file follows it. The file still arrives, exact.
+    for kept in [bytes.clone(), [bytes.as_slice(), b"trailing junk"].concat()] {
+        std::fs::write(&part, &kept).unwrap();
+        let cached = alice
+            .fetch_file(&sha256)
+            .await
+            .expect("the file, fetched again");
+        assert!(std::fs::read(&cached).unwrap() == bytes);
+        assert!(!part.exists(), "the partial file became the cached file");
+        // Forget the cached copy so the next round downloads again.
+        std::fs::remove_file(&cached).unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use satchel_test_support::{ServerProcess, TestServer, Workspace, PASSWORD};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use crate::support::crc32;
+use crate::support::{crc32, walk};
 
 const CHUNK: usize = 4 * 1024 * 1024;
 
@@ -213,24 +213,6 @@ async fn files_round_trip_byte_for_byte_through_s3_compatible_storage() {
     assert!(empty.is_file(), "{} is missing", empty.display());
     let staged = walk(&bucket.join("factory/uploads"));
     assert!(staged.is_empty(), "staged chunks left: {staged:?}");
-}
-
-/// Every file under `dir` (none if it does not exist).
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .flat_map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
 }
 
 /// A server started with `--blob-url` keeps files in the bucket across a SIGKILL in the

@@ -294,8 +294,23 @@ impl ApiClient {
     }
 
     /// Starts downloading a blob from byte `from` (`GET /blobs/{sha256}` with `Range`).
-    /// The response streams; the caller verifies the hash of the whole file.
+    /// The response streams; the caller verifies the hash of the whole file. Where the
+    /// server cannot serve from `from` (the kept part is as long as the file, or longer:
+    /// a crash before it was verified, a damaged disk) the whole file comes instead, with
+    /// `200 OK`, so a bad partial file costs one download and never blocks the file.
     pub async fn download(
+        &self,
+        sha256: &str,
+        from: u64,
+    ) -> Result<reqwest::Response, EngineError> {
+        let response = self.download_from(sha256, from).await?;
+        if from > 0 && response.status() == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
+            return self.download_from(sha256, 0).await;
+        }
+        Ok(response)
+    }
+
+    async fn download_from(
         &self,
         sha256: &str,
         from: u64,
@@ -311,7 +326,9 @@ impl ApiClient {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(EngineError::Network)?;
-        if response.status().is_success() {
+        if response.status().is_success()
+            || response.status() == reqwest::StatusCode::RANGE_NOT_SATISFIABLE
+        {
             Ok(response)
         } else {
             Err(Self::decode::<serde_json::Value>(response)
