@@ -97,66 +97,85 @@ async fn a_file_sent_offline_arrives_whole_and_in_order() {
     assert!(std::fs::read(&saved).unwrap() == bytes);
 }
 
+/// A file of random bytes that wang has sent into order A; alice, who may fetch it,
+/// reaches the server through a chaos proxy.
+struct SentFile {
+    proxy: ChaosProxy,
+    alice: satchel_client::Engine,
+    bytes: Vec<u8>,
+    sha256: String,
+    _wang: satchel_client::Engine,
+    _server: TestServer,
+    _folders: [tempfile::TempDir; 3],
+}
+
+impl SentFile {
+    async fn new(name: &str, len: usize) -> SentFile {
+        let server = TestServer::start().await.unwrap();
+        let ws = Workspace::seed(&server.url()).await.unwrap();
+        let proxy = ChaosProxy::start(server.addr).await.unwrap();
+        let folders = [(); 3].map(|()| tempfile::tempdir().unwrap());
+        let wang = engine(folders[0].path(), &server.url(), "wang")
+            .await
+            .unwrap();
+        let alice = engine(folders[1].path(), &proxy.url(), "alice")
+            .await
+            .unwrap();
+        let mut bytes = vec![0u8; len];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let path = folders[2].path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        wang.start().await.unwrap();
+        wang.send_file(ws.order_a.id, &path, "").await.unwrap();
+        settle(&[&wang], Duration::from_secs(60)).await;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        SentFile {
+            proxy,
+            alice,
+            bytes,
+            sha256,
+            _wang: wang,
+            _server: server,
+            _folders: folders,
+        }
+    }
+
+    /// Alice's profile folder.
+    fn alice_folder(&self) -> &std::path::Path {
+        self._folders[1].path()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_download_resumes_and_is_verified() {
-    let server = TestServer::start().await.unwrap();
-    let ws = Workspace::seed(&server.url()).await.unwrap();
-    let proxy = ChaosProxy::start(server.addr).await.unwrap();
-    let (d1, d2, files) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
-    let alice = engine(d2.path(), &proxy.url(), "alice").await.unwrap();
-    let mut bytes = vec![0u8; 12 * 1024 * 1024];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let path = files.path().join("qc-report.zip");
-    std::fs::write(&path, &bytes).unwrap();
-    wang.start().await.unwrap();
-    wang.send_file(ws.order_a.id, &path, "").await.unwrap();
-    settle(&[&wang], Duration::from_secs(60)).await;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sent = SentFile::new("qc-report.zip", 12 * 1024 * 1024).await;
+    let (proxy, alice, bytes, sha256) =
+        (&sent.proxy, &sent.alice, &sent.bytes, sent.sha256.as_str());
 
     proxy.cut_after_random_bytes(2 << 20, 4 << 20);
     let mut attempts = 0;
     let cached = loop {
         attempts += 1;
-        match alice.fetch_file(&sha256).await {
+        match alice.fetch_file(sha256).await {
             Ok(p) => break p,
             Err(e) => assert!(attempts < 20, "download never completed: {e}"),
         }
     };
     assert!(attempts > 1, "the download was interrupted and resumed");
-    assert!(std::fs::read(&cached).unwrap() == bytes);
+    assert!(std::fs::read(&cached).unwrap() == *bytes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_download_as_long_as_the_file_or_longer_starts_over_instead_of_failing() {
-    let server = TestServer::start().await.unwrap();
-    let ws = Workspace::seed(&server.url()).await.unwrap();
-    let proxy = ChaosProxy::start(server.addr).await.unwrap();
-    let (d1, d2, files) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let wang = engine(d1.path(), &server.url(), "wang").await.unwrap();
-    let alice = engine(d2.path(), &proxy.url(), "alice").await.unwrap();
-    let mut bytes = vec![0u8; 6 * 1024 * 1024];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let path = files.path().join("dieline.ai");
-    std::fs::write(&path, &bytes).unwrap();
-    wang.start().await.unwrap();
-    wang.send_file(ws.order_a.id, &path, "").await.unwrap();
-    settle(&[&wang], Duration::from_secs(60)).await;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sent = SentFile::new("dieline.ai", 6 * 1024 * 1024).await;
+    let (proxy, alice, bytes, sha256) =
+        (&sent.proxy, &sent.alice, &sent.bytes, sent.sha256.as_str());
 
     // A download cut short leaves its partial file behind.
     proxy.cut_after_random_bytes(1 << 20, 2 << 20);
-    assert!(alice.fetch_file(&sha256).await.is_err(), "the cut download");
+    assert!(alice.fetch_file(sha256).await.is_err(), "the cut download");
     proxy.cut_after_random_bytes(0, 0);
-    let part = walk(d2.path())
+    let part = walk(sent.alice_folder())
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "part"))
         .expect("a partial file after the cut");
@@ -166,10 +185,10 @@ async fn a_partial_download_as_long_as_the_file_or_longer_starts_over_instead_of
     for kept in [bytes.clone(), [bytes.as_slice(), b"trailing junk"].concat()] {
         std::fs::write(&part, &kept).unwrap();
         let cached = alice
-            .fetch_file(&sha256)
+            .fetch_file(sha256)
             .await
             .expect("the file, fetched again");
-        assert!(std::fs::read(&cached).unwrap() == bytes);
+        assert!(std::fs::read(&cached).unwrap() == *bytes);
         assert!(!part.exists(), "the partial file became the cached file");
         // Forget the cached copy so the next round downloads again.
         std::fs::remove_file(&cached).unwrap();
