@@ -18,7 +18,7 @@ mod desktop;
 
 use std::time::{Duration, Instant};
 
-use desktop::{App, Desktop};
+use desktop::{median, App, Desktop};
 use satchel_protocol::api::SendMessageRequest;
 use satchel_protocol::{MessageBody, TxnId};
 use satchel_test_support::{init_workspace, sqlite_url, ServerProcess, Workspace};
@@ -27,11 +27,6 @@ const RUNS: usize = 3;
 const MESSAGES: usize = 10_000;
 /// Memory is read after the window has settled.
 const SETTLE: Duration = Duration::from_secs(3);
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -64,10 +59,7 @@ fn main() {
 }
 
 async fn run() {
-    let satchel =
-        satchel_test_support::binary("satchel").expect("build satchel-desktop --release first");
-    let minimal =
-        satchel_test_support::binary("tauri-minimal").expect("build tauri-minimal --release first");
+    let (satchel, minimal) = desktop::release_apps();
 
     // A server with one order conversation 10,000 messages long.
     let server_dir = tempfile::tempdir().unwrap();

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use desktop::{App, Desktop};
+use desktop::{median, App, Desktop};
 use satchel_test_support::{init_workspace, sqlite_url, ServerProcess, Workspace};
 
 /// 24 MP photos: opened, zoomed and flipped between.
@@ -36,11 +36,6 @@ const LARGE: usize = 10;
 /// Phone-sized photos filling the rest of the 200-photo album.
 const SMALL: usize = 190;
 const RUNS: usize = 5;
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
@@ -147,10 +142,7 @@ fn main() {
 }
 
 async fn run() {
-    let satchel =
-        satchel_test_support::binary("satchel").expect("build satchel-desktop --release first");
-    let minimal =
-        satchel_test_support::binary("tauri-minimal").expect("build tauri-minimal --release first");
+    let (satchel, minimal) = desktop::release_apps();
 
     println!("Satchel photo review benchmark (release builds, Xvfb, software rendering)");
     let photos = tempfile::tempdir().unwrap();

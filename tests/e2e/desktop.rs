@@ -592,3 +592,19 @@ pub fn pss_under(driver_pid: u32) -> anyhow::Result<u64> {
     }
     Ok(total)
 }
+
+/// For the benchmarks: the release builds of the app and of the minimal Tauri app it is
+/// compared with.
+pub fn release_apps() -> (PathBuf, PathBuf) {
+    let satchel =
+        satchel_test_support::binary("satchel").expect("build satchel-desktop --release first");
+    let minimal =
+        satchel_test_support::binary("tauri-minimal").expect("build tauri-minimal --release first");
+    (satchel, minimal)
+}
+
+/// For the benchmarks: the middle value of a run's measurements.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
