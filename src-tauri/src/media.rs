@@ -1,8 +1,8 @@
 //! The `satchel:` scheme: the webview loads images by attachment hash, never by path.
 //!
 //! `satchel://localhost/<size>/<sha256>` (on Windows `http://satchel.localhost/…`), where
-//! size is `thumb` (≤ 256 px), `chat` (≤ 1024 px) or `original` (the verified original
-//! bytes). A hash is served only if a message in this profile carries it, and only to
+//! size is `thumb` (≤ 256 px), `chat` (≤ 1024 px), `screen` (≤ 2560 px, the sender's
+//! screen level of a large photo) or `original` (the verified original bytes). A hash is served only if a message in this profile carries it, and only to
 //! the app's own windows. Missing previews and originals are downloaded on demand.
 
 use satchel_client::transfer::PreviewSize;
@@ -41,6 +41,7 @@ async fn serve(shell: &Shell, path: &str) -> Response<Vec<u8>> {
     let size = match size {
         "thumb" => Some(PreviewSize::Thumb),
         "chat" => Some(PreviewSize::Chat),
+        "screen" => Some(PreviewSize::Screen),
         "original" => None,
         _ => return status(StatusCode::NOT_FOUND),
     };

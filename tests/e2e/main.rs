@@ -270,9 +270,11 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client.click("[data-testid=image]").await?;
     client
         .wait_until(
-            "the original opening at full resolution",
+            "the photo opening sharp at fit, from the screen level its sender made",
             "const img = document.querySelector('[data-testid=viewer-image]'); \
-             return !!img && img.complete && img.naturalWidth === 6000 && img.naturalHeight === 4000",
+             return !!img && img.complete && img.dataset.level === 'screen' \
+                 && img.naturalWidth === 2560 && img.naturalHeight === 1707 \
+                 && img.getBoundingClientRect().width * devicePixelRatio <= 2560.5",
             Duration::from_secs(60),
         )
         .await?;
@@ -284,9 +286,8 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             WAIT,
         )
         .await?;
-    // Painting a 24 MP decode takes a moment after it has loaded.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    client.screenshot("original").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.screenshot("fit").await?;
     // The original on the customer's machine is byte-for-byte the file staff dropped.
     let cached = std::fs::read(
         client
@@ -301,12 +302,15 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     client
         .wait_until(
             "the original shown at 100 %",
-            "const r = document.querySelector('[data-testid=viewer-image]').getBoundingClientRect(); \
+            "const img = document.querySelector('[data-testid=viewer-image]'); \
+             if (!img || !img.complete || img.dataset.level !== 'original' || img.naturalWidth !== 6000) return false; \
+             const r = img.getBoundingClientRect(); \
              return Math.abs(r.width * devicePixelRatio - 6000) < 0.5 && Math.abs(r.height * devicePixelRatio - 4000) < 0.5",
             WAIT,
         )
         .await?;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Painting a 24 MP decode takes a moment after it has loaded.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     client.screenshot("actual-size").await?;
 
     // The customer boxes a detail and comments on it.
@@ -387,7 +391,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             "both samples side by side",
             "const a = document.querySelector('[data-testid=viewer-image]'); \
              const b = document.querySelector('[data-testid=viewer-compare-image]'); \
-             return !!a && !!b && b.complete && b.naturalWidth === 3000 \
+             return !!a && !!b && b.complete && b.naturalWidth === (b.dataset.level === 'screen' ? 2560 : 3000) \
                  && Math.abs(a.getBoundingClientRect().width - b.getBoundingClientRect().width) < 1",
             Duration::from_secs(60),
         )
@@ -401,9 +405,10 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
             "the first sample laid over the second",
             "const a = document.querySelector('[data-testid=viewer-image]'); \
              const b = document.querySelector('[data-testid=viewer-overlay-image]'); \
-             if (!a || !b || !b.complete || b.naturalWidth !== 3000 || document.querySelector('[data-testid=viewer-compare]')) return false; \
+             if (!a || !b || !b.complete || b.naturalWidth !== (b.dataset.level === 'screen' ? 2560 : 3000) || document.querySelector('[data-testid=viewer-compare]')) return false; \
              const ra = a.getBoundingClientRect(), rb = b.getBoundingClientRect(); \
-             return Math.abs(ra.left - rb.left) < 1 && Math.abs(ra.width - rb.width) < 1 && getComputedStyle(b).opacity === '0.5'",
+             const layer = document.querySelector('[data-testid=viewer-overlay]'); \
+             return Math.abs(ra.left - rb.left) < 1 && Math.abs(ra.width - rb.width) < 1 && getComputedStyle(layer).opacity === '0.5'",
             WAIT,
         )
         .await?;
@@ -418,7 +423,8 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
              const line = document.querySelector('[data-testid=swipe-line]'); \
              if (!b || !line) return false; \
              const rb = b.getBoundingClientRect(), rl = line.getBoundingClientRect(); \
-             return getComputedStyle(b).opacity === '1' && getComputedStyle(b).clipPath.includes('50%') \
+             const layer = document.querySelector('[data-testid=viewer-overlay]'); \
+             return getComputedStyle(layer).opacity === '1' && getComputedStyle(layer).clipPath.includes('50%') \
                  && Math.abs(rl.left + rl.width / 2 - (rb.left + rb.width / 2)) < 2",
             WAIT,
         )
@@ -899,7 +905,7 @@ async fn staff_and_customer_talk_through_the_real_app() -> anyhow::Result<()> {
     demo.wait_until(
         "the side-pocket photo open with its annotation",
         "const img = document.querySelector('[data-testid=viewer-image]'); \
-         return !!img && img.complete && img.naturalWidth === 4000 \
+         return !!img && img.complete && img.dataset.level === 'screen' && img.naturalWidth === 2560 \
              && document.querySelectorAll('[data-testid=annotation-thread]').length === 1",
         Duration::from_secs(60),
     )

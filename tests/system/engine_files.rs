@@ -196,7 +196,7 @@ async fn a_partial_download_as_long_as_the_file_or_longer_starts_over_instead_of
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
+async fn a_photo_has_its_preview_and_screen_level_at_once_and_the_receiver_gets_the_original() {
     use satchel_client::transfer::PreviewSize;
     let server = TestServer::start().await.unwrap();
     let ws = Workspace::seed(&server.url()).await.unwrap();
@@ -241,6 +241,15 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
         .clone()
         .expect("a preview travels beside");
     assert_eq!((sent_preview.width, sent_preview.height), (1024, 683));
+    // Larger than a screen shows it: a screen-sized level travels beside it too.
+    let level = attachment.screen.clone().expect("a screen level beside");
+    assert_eq!((level.width, level.height), (2560, 1707));
+    let own_level = wang
+        .preview(&attachment.sha256, PreviewSize::Screen)
+        .await
+        .unwrap();
+    let own_level = open_image(&own_level);
+    assert_eq!((own_level.width(), own_level.height()), (2560, 1707));
 
     wang.start().await.unwrap();
     alice.start().await.unwrap();
@@ -263,9 +272,15 @@ async fn a_photo_has_its_preview_at_once_and_the_receiver_gets_the_original() {
         .await
         .unwrap();
     assert_eq!(image::open(thumb).unwrap().width(), 256);
+    let shown_level = alice
+        .preview(&attachment.sha256, PreviewSize::Screen)
+        .await
+        .unwrap();
+    let shown_level = open_image(&shown_level);
+    assert_eq!((shown_level.width(), shown_level.height()), (2560, 1707));
     assert!(
         !alice.local().has_file(&attachment.sha256).await.unwrap(),
-        "the original was not downloaded for a preview"
+        "the original was not downloaded for a preview or the screen level"
     );
     let fetched = alice.fetch_file(&attachment.sha256).await.unwrap();
     assert!(
@@ -305,6 +320,7 @@ async fn a_video_shows_its_poster_frame_and_the_receiver_gets_it_without_the_vid
         .clone()
         .expect("the poster travels beside");
     assert_eq!((poster.width, poster.height), (640, 360));
+    assert!(attachment.screen.is_none(), "videos have no screen level");
     let own = image::open(
         wang.preview_path(&attachment.sha256, PreviewSize::Thumb)
             .expect("a thumbnail at once"),
@@ -707,4 +723,14 @@ async fn a_voice_message_arrives_as_voice_with_its_length_and_exact_bytes() {
     assert_eq!(*duration_ms, 12_400);
     let fetched = alice.fetch_file(&attachment.sha256).await.unwrap();
     assert_eq!(std::fs::read(fetched).unwrap(), bytes);
+}
+
+/// Decodes a cached file, which is named by its hash (no extension to guess from).
+fn open_image(path: &std::path::Path) -> image::DynamicImage {
+    image::ImageReader::open(path)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap()
+        .decode()
+        .unwrap()
 }

@@ -172,6 +172,7 @@ impl Files {
                 width: None,
                 height: None,
                 preview: None,
+                screen: None,
             },
             caption: String::new(),
         };
@@ -516,20 +517,37 @@ fn encoded_image(w: u32, h: u32, png: bool) -> Vec<u8> {
 }
 
 fn photo_with_preview(photo: &[u8], preview: &[u8], edge: (u32, u32)) -> MessageBody {
+    photo_with(photo, Some(preview_ref(preview, edge)), None)
+}
+
+fn photo_with_screen_level(photo: &[u8], level: &[u8], edge: (u32, u32)) -> MessageBody {
+    photo_with(photo, None, Some(preview_ref(level, edge)))
+}
+
+fn preview_ref(jpeg: &[u8], (width, height): (u32, u32)) -> PreviewRef {
+    PreviewRef {
+        sha256: sha(jpeg),
+        size: jpeg.len() as u64,
+        width,
+        height,
+    }
+}
+
+fn photo_with(
+    photo: &[u8],
+    preview: Option<PreviewRef>,
+    screen: Option<PreviewRef>,
+) -> MessageBody {
     MessageBody::Image {
         attachment: AttachmentRef {
             sha256: sha(photo),
             size: photo.len() as u64,
             mime: "image/jpeg".into(),
             name: "sample.jpg".into(),
-            width: Some(2000),
-            height: Some(1500),
-            preview: Some(PreviewRef {
-                sha256: sha(preview),
-                size: preview.len() as u64,
-                width: edge.0,
-                height: edge.1,
-            }),
+            width: Some(4000),
+            height: Some(3000),
+            preview,
+            screen,
         },
         caption: String::new(),
     }
@@ -616,6 +634,85 @@ async fn a_photo_preview_is_a_small_jpeg_of_the_sender_readable_by_whoever_sees_
         somchai.download(&sha(&preview), None, None).await.status(),
         StatusCode::NOT_FOUND,
         "another customer's photo's preview"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_level_is_held_to_the_rules_of_a_preview() {
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let alice = Files::sign_in(&server.url(), "alice").await;
+    let somchai = Files::sign_in(&server.url(), "somchai").await;
+    let photo = encoded_image(4000, 3000, false);
+    let level = encoded_image(2560, 1920, false);
+    let png = encoded_image(2560, 1920, true);
+    for bytes in [&photo, &level, &png] {
+        wang.upload(bytes).await;
+    }
+    let refused = |r: Result<SendAck, (StatusCode, ErrorBody)>| {
+        let (_, body) = r.unwrap_err();
+        assert_eq!(body.code, ErrorCode::InvalidField, "{body:?}");
+        body.message
+    };
+    let why = refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_screen_level(&photo, &png, (2560, 1920)),
+        )
+        .await,
+    );
+    assert!(
+        why.contains("screen level") && why.contains("JPEG"),
+        "{why}"
+    );
+    let why = refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_screen_level(&photo, &level, (4000, 3000)),
+        )
+        .await,
+    );
+    assert!(why.contains("2560"), "{why}");
+    refused(
+        wang.send_body(
+            ws.order_a.id,
+            photo_with_screen_level(&photo, &photo, (2560, 1920)),
+        )
+        .await,
+    );
+    let MessageBody::Image { attachment, .. } =
+        photo_with_screen_level(&photo, &level, (2560, 1920))
+    else {
+        unreachable!()
+    };
+    for body in [
+        MessageBody::File {
+            attachment: attachment.clone(),
+            caption: String::new(),
+        },
+        MessageBody::Video {
+            attachment,
+            caption: String::new(),
+        },
+    ] {
+        let why = refused(wang.send_body(ws.order_a.id, body).await);
+        assert!(why.contains("only photos"), "{why}");
+    }
+
+    wang.send_body(
+        ws.order_a.id,
+        photo_with_screen_level(&photo, &level, (2560, 1920)),
+    )
+    .await
+    .unwrap();
+    let got = alice.download(&sha(&level), None, None).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &level[..]);
+    assert_eq!(
+        somchai.download(&sha(&level), None, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "another customer's photo's screen level"
     );
 }
 

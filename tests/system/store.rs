@@ -666,6 +666,7 @@ fn image(
                 width: Some(6000),
                 height: Some(4000),
                 preview: None,
+                screen: None,
             },
             caption: "v2".into(),
         },

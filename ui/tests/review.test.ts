@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { actualScale, bounds, fit, frame, markOf, toImage, zoomAt } from '../src/lib/review';
+import { actualScale, bounds, fit, frame, levelIsSharp, markOf, toImage, zoomAt } from '../src/lib/review';
 
 const photo = { w: 6000, h: 4000 };
 const stage = { w: 1200, h: 900 };
@@ -18,6 +18,17 @@ describe('the photo viewer', () => {
   it('shows 100 % as one image pixel per device pixel', () => {
     expect(actualScale(1)).toBe(1);
     expect(actualScale(2)).toBe(0.5);
+  });
+
+  it('shows the screen level while it has a pixel for every device pixel, the original past that', () => {
+    // A 6000 px photo fitted into 1200 CSS pixels: 1200 device pixels at 1×, 2400 at 2×.
+    expect(levelIsSharp(2560, 6000, 0.2, 1)).toBe(true);
+    expect(levelIsSharp(2560, 6000, 0.2, 2)).toBe(true);
+    expect(levelIsSharp(2560, 6000, 0.2, 3)).toBe(false);
+    // Exactly one level pixel per device pixel is still sharp; zooming in past it is not.
+    expect(levelIsSharp(2560, 6000, 2560 / 6000, 1)).toBe(true);
+    expect(levelIsSharp(2560, 6000, 0.5, 1)).toBe(false);
+    expect(levelIsSharp(2560, 6000, actualScale(1), 1)).toBe(false);
   });
 
   it('zooms about the cursor: the image point under it stays put', () => {

@@ -92,4 +92,52 @@ describe('Viewer', () => {
     expect(screen.queryByTestId('viewer-image')).toBeNull();
     expect(screen.getByText(/6000 × 4000/)).toBeTruthy();
   });
+
+  it('shows a large photo from its screen level at fit and from its original past it', async () => {
+    i18n.set('en');
+    // A stage of 1200 × 800 CSS pixels at 1×: the 6000 px photo fits at 1200 device
+    // pixels, which its 2560 px level covers.
+    const width = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'clientWidth');
+    const height = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'clientHeight');
+    Object.defineProperty(HTMLElement.prototype, 'clientWidth', { configurable: true, get: () => 1200 });
+    Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: true, get: () => 800 });
+    try {
+      const front = photo(7, 'front.jpg');
+      front.attachment.screen = { sha256: 'e'.repeat(64), size: 1, width: 2560, height: 1707 };
+      const backend = {
+        mediaUrl: (s: string, h: string) => `satchel://localhost/${s}/${h}`,
+        fetchOriginal: vi.fn(async () => {}),
+        photoDetails: vi.fn(async () => ({ camera: null, taken_at: null, exposure: null })),
+      } as unknown as Backend;
+      render(Viewer, {
+        backend,
+        conversationId: 3,
+        photos: [front],
+        annotations: [],
+        image: 7,
+        nameOf: () => '王丽',
+        replyOf: () => null,
+        onClose: () => {},
+      });
+      const shown = () => screen.getByTestId('viewer-image');
+      await waitFor(() => expect(shown().dataset.level).toBe('screen'));
+      expect(shown().getAttribute('src')).toBe(`satchel://localhost/screen/${front.attachment.sha256}`);
+      // The original is fetched (for its EXIF and for zooming in) but not put on screen.
+      await waitFor(() => expect(backend.fetchOriginal).toHaveBeenCalled());
+      expect(screen.queryByTestId('viewer-level')).toBeNull();
+
+      await fireEvent.click(screen.getByTestId('viewer-actual'));
+      await waitFor(() => expect(shown().dataset.level).toBe('original'));
+      expect(shown().getAttribute('src')).toBe(`satchel://localhost/original/${front.attachment.sha256}`);
+      // The level stays beneath it; back at fit the decoded original is kept.
+      expect(screen.getByTestId('viewer-level').dataset.level).toBe('screen');
+      await fireEvent.click(screen.getByTestId('viewer-fit'));
+      await waitFor(() => expect(screen.getByTestId('viewer-zoom').textContent).toBe('20%'));
+      expect(shown().dataset.level).toBe('original');
+    } finally {
+      for (const [name, d] of [['clientWidth', width], ['clientHeight', height]] as const) {
+        if (d) Object.defineProperty(HTMLElement.prototype, name, d);
+      }
+    }
+  });
 });

@@ -578,8 +578,19 @@ impl Engine {
         } else {
             None
         };
+        use crate::transfer::PreviewSize;
         let preview = match sizes {
-            Some(sizes) => self.upload_preview_beside(&imported.sha256, sizes).await,
+            Some(sizes) => {
+                self.upload_preview_beside(&imported.sha256, PreviewSize::Chat, sizes.chat)
+                    .await
+            }
+            None => None,
+        };
+        let screen = match sizes.and_then(|s| s.screen) {
+            Some(edge) => {
+                self.upload_preview_beside(&imported.sha256, PreviewSize::Screen, edge)
+                    .await
+            }
             None => None,
         };
         let attachment = AttachmentRef {
@@ -590,6 +601,7 @@ impl Engine {
             width: sizes.map(|s| s.full.0),
             height: sizes.map(|s| s.full.1),
             preview,
+            screen,
         };
         let caption = caption.to_owned();
         let body = if let Some(duration_ms) = voice_duration_ms {
@@ -623,22 +635,25 @@ impl Engine {
         Ok(Some(message))
     }
 
-    /// Puts a photo's chat preview into the cache as a file of its own, to be uploaded
-    /// with the photo's message. `None` (the photo goes without) if that fails.
+    /// Puts a photo's chat preview or screen level into the cache as a file of its
+    /// own, to be uploaded with the photo's message. `None` (the photo goes without) if
+    /// that fails.
     async fn upload_preview_beside(
         &self,
         sha256: &str,
-        sizes: crate::transfer::PreviewSizes,
+        which: crate::transfer::PreviewSize,
+        (width, height): (u32, u32),
     ) -> Option<PreviewRef> {
-        let chat = crate::transfer::preview_path(
-            &self.inner.profile_dir,
-            sha256,
-            crate::transfer::PreviewSize::Chat,
-        );
-        let imported = match crate::transfer::import(&self.inner.profile_dir, &chat).await {
+        let made = crate::transfer::preview_path(&self.inner.profile_dir, sha256, which);
+        let imported = crate::transfer::import(&self.inner.profile_dir, &made).await;
+        if which == crate::transfer::PreviewSize::Screen {
+            // The level lives on as a cached file of its own hash, served from there.
+            let _ = tokio::fs::remove_file(&made).await;
+        }
+        let imported = match imported {
             Ok(imported) => imported,
             Err(error) => {
-                tracing::warn!(%error, "the photo goes without its preview");
+                tracing::warn!(%error, ?which, "the photo goes without its preview");
                 return None;
             }
         };
@@ -654,20 +669,24 @@ impl Engine {
         Some(PreviewRef {
             sha256: imported.sha256,
             size: imported.size,
-            width: sizes.chat.0,
-            height: sizes.chat.1,
+            width,
+            height,
         })
     }
 
     /// A preview of a photo or video: the cached one, else the one its sender uploaded
     /// (a small download), else — for a photo — made from the original (fetched first).
+    /// A screen level is only ever the sender's (a photo without one is shown from its
+    /// original).
     pub async fn preview(
         &self,
         sha256: &str,
         size: crate::transfer::PreviewSize,
     ) -> Result<PathBuf, EngineError> {
-        if let Some(path) = self.preview_path(sha256, size) {
-            return Ok(path);
+        if size != crate::transfer::PreviewSize::Screen {
+            if let Some(path) = self.preview_path(sha256, size) {
+                return Ok(path);
+            }
         }
         let attachment = self
             .inner
@@ -675,6 +694,12 @@ impl Engine {
             .attachment(sha256)
             .await?
             .ok_or(EngineError::NotFound("file"))?;
+        if size == crate::transfer::PreviewSize::Screen {
+            let level = attachment
+                .screen
+                .ok_or(EngineError::NotFound("screen level"))?;
+            return self.fetch_file(&level.sha256).await;
+        }
         if let Some(sent) = attachment.preview {
             match crate::transfer::install_sent_preview(&self.inner, sha256, &sent.sha256).await {
                 Ok(()) => {

@@ -413,7 +413,7 @@ impl LocalDb {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state, blob, preview_blob) VALUES (?, ?, ?, ?, 'queued', ?, ?)")
+        sqlx::query("INSERT INTO outbox (txn_id, local_id, conversation_id, body, state, blob, preview_blob, screen_blob) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)")
             .bind(txn_id.as_str())
             .bind(local_id)
             .bind(conversation_id.0)
@@ -422,6 +422,11 @@ impl LocalDb {
             .bind(
                 body.attachment()
                     .and_then(|a| a.preview.as_ref())
+                    .map(|p| p.sha256.clone()),
+            )
+            .bind(
+                body.attachment()
+                    .and_then(|a| a.screen.as_ref())
                     .map(|p| p.sha256.clone()),
             )
             .execute(&mut *tx)
@@ -569,7 +574,8 @@ impl LocalDb {
         let rows = sqlx::query(
             "SELECT txn_id, conversation_id, body,
                     (blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blob AND f.uploaded = 1))
-                    AND (preview_blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = preview_blob AND f.uploaded = 1)) AS ready
+                    AND (preview_blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = preview_blob AND f.uploaded = 1))
+                    AND (screen_blob IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.sha256 = screen_blob AND f.uploaded = 1)) AS ready
              FROM outbox WHERE state = 'queued' ORDER BY local_id LIMIT ?",
         )
         .bind(i64::from(limit))
@@ -629,7 +635,7 @@ impl LocalDb {
     pub async fn evictable_files(&self) -> Result<Vec<(String, u64)>, EngineError> {
         let rows = sqlx::query(
             "SELECT sha256, size FROM files f
-             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE f.sha256 IN (o.blob, o.preview_blob))
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE f.sha256 IN (o.blob, o.preview_blob, o.screen_blob))
              ORDER BY last_used, sha256",
         )
         .fetch_all(&self.reader)
@@ -672,7 +678,7 @@ impl LocalDb {
     pub async fn upload_wanted(&self, sha256: &str) -> Result<bool, EngineError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM files WHERE sha256 = ?1 AND paused = 0
-               AND EXISTS (SELECT 1 FROM outbox WHERE ?1 IN (blob, preview_blob) AND state = 'queued')",
+               AND EXISTS (SELECT 1 FROM outbox WHERE ?1 IN (blob, preview_blob, screen_blob) AND state = 'queued')",
         )
         .bind(sha256)
         .fetch_optional(&self.reader)
@@ -688,7 +694,9 @@ impl LocalDb {
             "DELETE FROM outbox WHERE txn_id = ? AND blob IS NOT NULL
                AND (NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = outbox.blob AND f.uploaded = 1)
                     OR (preview_blob IS NOT NULL AND NOT EXISTS
-                          (SELECT 1 FROM files f WHERE f.sha256 = outbox.preview_blob AND f.uploaded = 1)))
+                          (SELECT 1 FROM files f WHERE f.sha256 = outbox.preview_blob AND f.uploaded = 1))
+                    OR (screen_blob IS NOT NULL AND NOT EXISTS
+                          (SELECT 1 FROM files f WHERE f.sha256 = outbox.screen_blob AND f.uploaded = 1)))
              RETURNING local_id",
             "message still uploading",
         )
@@ -700,7 +708,8 @@ impl LocalDb {
         let rows = sqlx::query(
             "SELECT sha256, size FROM files WHERE uploaded = 0 AND paused = 0
                AND sha256 IN (SELECT blob FROM outbox WHERE state = 'queued'
-                              UNION SELECT preview_blob FROM outbox WHERE state = 'queued')
+                              UNION SELECT preview_blob FROM outbox WHERE state = 'queued'
+                              UNION SELECT screen_blob FROM outbox WHERE state = 'queued')
              ORDER BY last_used",
         )
         .fetch_all(&self.reader)
@@ -724,7 +733,7 @@ impl LocalDb {
         reason: &str,
     ) -> Result<Touched, EngineError> {
         let txns: Vec<String> = sqlx::query_scalar(
-            "SELECT txn_id FROM outbox WHERE ?1 IN (blob, preview_blob) AND state = 'queued'",
+            "SELECT txn_id FROM outbox WHERE ?1 IN (blob, preview_blob, screen_blob) AND state = 'queued'",
         )
         .bind(sha256)
         .fetch_all(&self.reader)

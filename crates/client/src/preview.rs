@@ -21,6 +21,8 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 pub const CHAT_EDGE: u32 = 1024;
 /// Long edge of the list thumbnail.
 pub const THUMB_EDGE: u32 = 256;
+/// Long edge of the screen level: the whole photo at fit on a 2560×1440 screen.
+pub const SCREEN_EDGE: u32 = satchel_protocol::MAX_PREVIEW_EDGE;
 /// Largest image (in pixels) a preview is made of: 200 MP covers every camera.
 pub const MAX_PIXELS: u64 = 200_000_000;
 /// Most memory one decode may allocate.
@@ -53,28 +55,46 @@ pub struct Previews {
     pub height: u32,
     pub chat: Preview,
     pub thumb: Preview,
+    /// The screen level ([`make_with_screen`] only, and only of an image larger than it).
+    pub screen: Option<Preview>,
 }
 
 /// Makes the chat and list previews of an image file's bytes.
 pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
+    make_up_to(bytes, CHAT_EDGE)
+}
+
+/// Makes the chat and list previews and, of an image larger than [`SCREEN_EDGE`], the
+/// screen level the viewer shows at fit instead of decoding the original. One decode
+/// (at the DCT scale the screen level needs) serves all three.
+pub fn make_with_screen(bytes: &[u8]) -> Result<Previews, PreviewError> {
+    make_up_to(bytes, SCREEN_EDGE)
+}
+
+fn make_up_to(bytes: &[u8], largest: u32) -> Result<Previews, PreviewError> {
     let orientation = exif_orientation(bytes);
     let Decoded {
         image,
         width: full_width,
         height: full_height,
         icc,
-    } = match decode_jpeg_scaled(bytes) {
+    } = match decode_jpeg_scaled(bytes, largest) {
         Some(result) => result?,
         None => decode_generic(bytes)?,
     };
     // Shrink before converting colours and turning upright: both are cheaper on the
     // smaller image.
-    let mut image = into_srgb(shrink(&image, CHAT_EDGE), icc.as_deref());
+    let mut image = into_srgb(shrink(&image, largest), icc.as_deref());
     image.apply_orientation(orientation);
     let (width, height) = if orientation_swaps(orientation) {
         (full_height, full_width)
     } else {
         (full_width, full_height)
+    };
+    let screen = if largest > CHAT_EDGE && full_width.max(full_height) > largest {
+        Some(encode(&image)?)
+    } else {
+        None
     };
     let chat = shrink(&image, CHAT_EDGE);
     let thumb = shrink(&chat, THUMB_EDGE);
@@ -83,6 +103,7 @@ pub fn make(bytes: &[u8]) -> Result<Previews, PreviewError> {
         height,
         chat: encode(&chat)?,
         thumb: encode(&thumb)?,
+        screen,
     })
 }
 
@@ -213,9 +234,9 @@ pub fn details(file: &mut (impl std::io::BufRead + std::io::Seek)) -> PhotoDetai
 }
 
 /// Decodes an RGB or greyscale JPEG at the smallest DCT scale that still yields at
-/// least [`CHAT_EDGE`] on the long edge. `None` for anything that is not such a JPEG
-/// (CMYK JPEGs go the generic way, which converts them properly).
-fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<Decoded, PreviewError>> {
+/// least `edge` on the long edge. `None` for anything that is not such a JPEG (CMYK
+/// JPEGs go the generic way, which converts them properly).
+fn decode_jpeg_scaled(bytes: &[u8], edge: u32) -> Option<Result<Decoded, PreviewError>> {
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return None;
     }
@@ -235,10 +256,10 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Option<Result<Decoded, PreviewError>> {
             height: h,
         }));
     }
-    // Ask for the size at which the long edge is still ≥ CHAT_EDGE; the decoder picks
-    // the smallest DCT scale that meets it.
+    // Ask for the size at which the long edge is still ≥ `edge`; the decoder picks the
+    // smallest DCT scale that meets it.
     let long = w.max(h).max(1);
-    let factor = f64::from(CHAT_EDGE.min(long)) / f64::from(long);
+    let factor = f64::from(edge.min(long)) / f64::from(long);
     let want_w = ((f64::from(w) * factor).ceil() as u32).clamp(1, u32::from(u16::MAX));
     let want_h = ((f64::from(h) * factor).ceil() as u32).clamp(1, u32::from(u16::MAX));
     let (sw, sh) = match decoder.scale(want_w as u16, want_h as u16) {
@@ -400,8 +421,17 @@ mod tests {
 
     /// A flat-coloured 64×48 image encoded by `format`, embedding `icc` if given.
     fn flat(rgb: [u8; 3], icc: Option<Vec<u8>>, format: image::ImageFormat) -> Vec<u8> {
+        flat_sized(rgb, icc, format, (64, 48))
+    }
+
+    fn flat_sized(
+        rgb: [u8; 3],
+        icc: Option<Vec<u8>>,
+        format: image::ImageFormat,
+        (w, h): (u32, u32),
+    ) -> Vec<u8> {
         use image::ImageEncoder;
-        let pixels = RgbImage::from_pixel(64, 48, image::Rgb(rgb));
+        let pixels = RgbImage::from_pixel(w, h, image::Rgb(rgb));
         let mut out = Vec::new();
         match format {
             image::ImageFormat::Png => {
@@ -410,7 +440,7 @@ mod tests {
                     encoder.set_icc_profile(icc).expect("profile accepted");
                 }
                 encoder
-                    .write_image(&pixels, 64, 48, image::ExtendedColorType::Rgb8)
+                    .write_image(&pixels, w, h, image::ExtendedColorType::Rgb8)
                     .expect("encoded");
             }
             _ => {
@@ -419,7 +449,7 @@ mod tests {
                     encoder.set_icc_profile(icc).expect("profile accepted");
                 }
                 encoder
-                    .write_image(&pixels, 64, 48, image::ExtendedColorType::Rgb8)
+                    .write_image(&pixels, w, h, image::ExtendedColorType::Rgb8)
                     .expect("encoded");
             }
         }
@@ -466,5 +496,31 @@ mod tests {
             let previews = make(&flat(BROWN, icc, image::ImageFormat::Jpeg)).expect("previews");
             assert_near(centre(&previews.chat), BROWN.map(i32::from));
         }
+    }
+
+    #[test]
+    fn a_photo_larger_than_a_screen_gets_a_screen_level_in_srgb() {
+        let p3 = moxcms::ColorProfile::new_display_p3()
+            .encode()
+            .expect("profile");
+        for format in [image::ImageFormat::Jpeg, image::ImageFormat::Png] {
+            let large = flat_sized(BROWN, Some(p3.clone()), format, (3000, 2000));
+            let previews = make_with_screen(&large).expect("previews");
+            let level = previews.screen.as_ref().expect("a screen level");
+            assert_eq!((level.width, level.height), (SCREEN_EDGE, 1707));
+            assert_near(centre(level), BROWN_P3_IN_SRGB);
+            assert_eq!(
+                (previews.chat.width, previews.chat.height),
+                (CHAT_EDGE, 683)
+            );
+            assert_eq!((previews.width, previews.height), (3000, 2000));
+            assert!(
+                make(&large).expect("previews").screen.is_none(),
+                "chat previews only"
+            );
+        }
+        // A photo a screen shows whole at 1:1 is its own screen level.
+        let small = flat_sized(BROWN, None, image::ImageFormat::Jpeg, (2000, 1500));
+        assert!(make_with_screen(&small).expect("previews").screen.is_none());
     }
 }

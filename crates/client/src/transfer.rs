@@ -504,6 +504,9 @@ pub enum PreviewSize {
     Chat,
     /// Long edge ≤ 256 px, for lists and albums.
     Thumb,
+    /// Long edge ≤ 2560 px, for the viewer at fit: a blob of its own (the sender's
+    /// [`satchel_protocol::AttachmentRef::screen`]), cached like any file.
+    Screen,
 }
 
 /// Where a cached preview lives.
@@ -511,6 +514,7 @@ pub(crate) fn preview_path(profile: &Path, sha256: &str, size: PreviewSize) -> P
     let suffix = match size {
         PreviewSize::Chat => "chat",
         PreviewSize::Thumb => "thumb",
+        PreviewSize::Screen => "screen",
     };
     cache_dir(profile).join(format!("{sha256}.{suffix}.jpg"))
 }
@@ -518,15 +522,18 @@ pub(crate) fn preview_path(profile: &Path, sha256: &str, size: PreviewSize) -> P
 /// Largest file a preview is made of.
 const MAX_PREVIEW_SOURCE: u64 = 512 * 1024 * 1024;
 
-/// What [`make_previews`] made: the image's displayed size and its chat preview's.
+/// What [`make_previews`] made: the image's displayed size, its chat preview's, and
+/// its screen level's if it has one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PreviewSizes {
     pub full: (u32, u32),
     pub chat: (u32, u32),
+    pub screen: Option<(u32, u32)>,
 }
 
-/// Makes and caches the previews of a cached image, off the async threads. `None` when
-/// it is not an image that can be previewed (the file is still sent and saved as it is).
+/// Makes and caches the previews and the screen level of a cached photo, off the async
+/// threads. `None` when it is not an image that can be previewed (the file is still
+/// sent and saved as it is).
 pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<PreviewSizes> {
     let source = cached_path(profile, sha256);
     let size = tokio::fs::metadata(&source).await.ok()?.len();
@@ -534,18 +541,35 @@ pub(crate) async fn make_previews(profile: &Path, sha256: &str) -> Option<Previe
         return None;
     }
     let bytes = tokio::fs::read(&source).await.ok()?;
-    cache_previews(profile, sha256, bytes).await
+    cache_previews(profile, sha256, bytes, crate::preview::make_with_screen).await
 }
 
-/// Makes the previews of `image` (encoded bytes) and caches them as those of `sha256`.
-async fn cache_previews(profile: &Path, sha256: &str, image: Vec<u8>) -> Option<PreviewSizes> {
-    let previews = previews_of(image, sha256).await?;
+/// Makes the previews of `image` (encoded bytes) with `make` and caches them as those
+/// of `sha256`. A screen level is written to its preview path, to be imported into the
+/// cache as a file of its own.
+async fn cache_previews(
+    profile: &Path,
+    sha256: &str,
+    image: Vec<u8>,
+    make: MakePreviews,
+) -> Option<PreviewSizes> {
+    let previews = previews_of(image, sha256, make).await?;
     write_previews(profile, sha256, &previews.chat.jpeg, &previews.thumb.jpeg).await?;
+    // A level too large to be accepted as one is left out: the viewer uses the original.
+    let screen = previews
+        .screen
+        .filter(|level| level.jpeg.len() as u64 <= satchel_protocol::MAX_PREVIEW_BYTES);
+    if let Some(level) = &screen {
+        write_preview(profile, sha256, PreviewSize::Screen, &level.jpeg).await?;
+    }
     Some(PreviewSizes {
         full: (previews.width, previews.height),
         chat: (previews.chat.width, previews.chat.height),
+        screen: screen.map(|level| (level.width, level.height)),
     })
 }
+
+type MakePreviews = fn(&[u8]) -> Result<crate::preview::Previews, crate::preview::PreviewError>;
 
 /// How long extracting a video's poster frame may take.
 const POSTER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -562,7 +586,7 @@ pub(crate) async fn make_video_poster(profile: &Path, sha256: &str) -> Option<Pr
         frame = poster_frame(&source, None).await;
     }
     let frame = frame.filter(|f| !f.is_empty())?;
-    cache_previews(profile, sha256, frame).await
+    cache_previews(profile, sha256, frame, crate::preview::make).await
 }
 
 /// One frame of a video as JPEG bytes, or `None` without a working decoder.
@@ -610,8 +634,12 @@ async fn poster_frame(video: &Path, at_seconds: Option<&str>) -> Option<Vec<u8>>
     }
 }
 
-async fn previews_of(bytes: Vec<u8>, sha256: &str) -> Option<crate::preview::Previews> {
-    match tokio::task::spawn_blocking(move || crate::preview::make(&bytes)).await {
+async fn previews_of(
+    bytes: Vec<u8>,
+    sha256: &str,
+    make: MakePreviews,
+) -> Option<crate::preview::Previews> {
+    match tokio::task::spawn_blocking(move || make(&bytes)).await {
         Ok(Ok(p)) => Some(p),
         Ok(Err(error)) => {
             tracing::debug!(%error, %sha256, "no preview");
@@ -622,14 +650,21 @@ async fn previews_of(bytes: Vec<u8>, sha256: &str) -> Option<crate::preview::Pre
 }
 
 async fn write_previews(profile: &Path, sha256: &str, chat: &[u8], thumb: &[u8]) -> Option<()> {
-    for (which, jpeg) in [(PreviewSize::Chat, chat), (PreviewSize::Thumb, thumb)] {
-        let path = preview_path(profile, sha256, which);
-        let tmp = path.with_extension("tmp");
-        if tokio::fs::write(&tmp, jpeg).await.is_err()
-            || tokio::fs::rename(&tmp, &path).await.is_err()
-        {
-            return None;
-        }
+    write_preview(profile, sha256, PreviewSize::Chat, chat).await?;
+    write_preview(profile, sha256, PreviewSize::Thumb, thumb).await
+}
+
+async fn write_preview(
+    profile: &Path,
+    sha256: &str,
+    which: PreviewSize,
+    jpeg: &[u8],
+) -> Option<()> {
+    let path = preview_path(profile, sha256, which);
+    let tmp = path.with_extension("tmp");
+    if tokio::fs::write(&tmp, jpeg).await.is_err() || tokio::fs::rename(&tmp, &path).await.is_err()
+    {
+        return None;
     }
     Some(())
 }
@@ -647,7 +682,7 @@ pub(crate) async fn install_sent_preview(
         .await
         .map_err(|e| io_error("reading", &path, e))?;
     // The sender's chat preview is used as it is; only the list thumbnail is made here.
-    let previews = previews_of(bytes.clone(), preview_sha256)
+    let previews = previews_of(bytes.clone(), preview_sha256, crate::preview::make)
         .await
         .ok_or_else(|| EngineError::File(format!("preview {preview_sha256} is not an image")))?;
     write_previews(inner.profile_dir(), sha256, &bytes, &previews.thumb.jpeg)

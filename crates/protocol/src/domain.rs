@@ -176,6 +176,12 @@ pub struct AttachmentRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub preview: Option<PreviewRef>,
+    /// A photo's screen level: the whole photo at the size a large screen shows it
+    /// (long edge ≤ [`MAX_PREVIEW_EDGE`]), sRGB, so the viewer shows it sharp at fit
+    /// without decoding the original. Only photos larger than that carry one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub screen: Option<PreviewRef>,
 }
 
 /// A small sRGB JPEG of a photo (long edge ≤ [`MAX_PREVIEW_EDGE`]), stored as a blob
@@ -190,8 +196,8 @@ pub struct PreviewRef {
     pub height: u32,
 }
 
-/// Longest edge a preview blob may have.
-pub const MAX_PREVIEW_EDGE: u32 = 2048;
+/// Longest edge a preview blob may have: a screen level fills a 2560×1440 screen.
+pub const MAX_PREVIEW_EDGE: u32 = 2560;
 /// Largest preview blob the server accepts.
 pub const MAX_PREVIEW_BYTES: u64 = 4 << 20;
 

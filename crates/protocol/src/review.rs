@@ -224,6 +224,7 @@ mod tests {
                 width: Some(6000),
                 height: Some(4000),
                 preview: None,
+                screen: None,
             },
             caption: String::new(),
         }

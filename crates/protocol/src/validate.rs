@@ -113,10 +113,41 @@ pub fn text(field: &'static str, s: &str) -> Result<(), FieldError> {
 
 /// Previews are for photos and videos (a poster frame) only.
 fn no_preview(attachment: &crate::AttachmentRef) -> Result<(), FieldError> {
-    match attachment.preview {
-        Some(_) => Err(fail("preview", "only photos and videos carry a preview")),
+    if attachment.preview.is_some() {
+        return Err(fail("preview", "only photos and videos carry a preview"));
+    }
+    no_screen_level(attachment)
+}
+
+/// Screen levels are for photos only.
+fn no_screen_level(attachment: &crate::AttachmentRef) -> Result<(), FieldError> {
+    match attachment.screen {
+        Some(_) => Err(fail("screen", "only photos carry a screen level")),
         None => Ok(()),
     }
+}
+
+/// A preview or screen level: a file of its own, 1 to [`crate::MAX_PREVIEW_EDGE`]
+/// pixels a side.
+fn preview_ref(
+    field: &'static str,
+    preview: &crate::PreviewRef,
+    attachment: &crate::AttachmentRef,
+) -> Result<(), FieldError> {
+    let edge = 1..=crate::MAX_PREVIEW_EDGE;
+    if !edge.contains(&preview.width) || !edge.contains(&preview.height) {
+        return Err(fail(
+            field,
+            format!(
+                "a preview is 1 to {} pixels a side",
+                crate::MAX_PREVIEW_EDGE
+            ),
+        ));
+    }
+    if preview.sha256 == attachment.sha256 {
+        return Err(fail(field, "a preview is a file of its own"));
+    }
+    Ok(())
 }
 
 /// The fields of a message body a client may send. The server additionally checks
@@ -140,19 +171,13 @@ pub fn message_body(body: &MessageBody) -> Result<(), FieldError> {
             attachment,
         } => {
             if let Some(preview) = &attachment.preview {
-                let edge = 1..=crate::MAX_PREVIEW_EDGE;
-                if !edge.contains(&preview.width) || !edge.contains(&preview.height) {
-                    return Err(fail(
-                        "preview",
-                        format!(
-                            "a preview is 1 to {} pixels a side",
-                            crate::MAX_PREVIEW_EDGE
-                        ),
-                    ));
+                preview_ref("preview", preview, attachment)?;
+            }
+            if let Some(screen) = &attachment.screen {
+                if matches!(body, MessageBody::Video { .. }) {
+                    no_screen_level(attachment)?;
                 }
-                if preview.sha256 == attachment.sha256 {
-                    return Err(fail("preview", "a preview is a file of its own"));
-                }
+                preview_ref("screen", screen, attachment)?;
             }
             optional_text("caption", caption)
         }

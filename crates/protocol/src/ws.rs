@@ -44,6 +44,9 @@ pub enum ClientFrame {
 }
 
 /// Frames the server sends.
+// Nearly every frame is an `Event`: boxing it would allocate for the common frame to
+// shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {

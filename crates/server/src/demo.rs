@@ -517,19 +517,32 @@ pub async fn seed(state: &AppState) -> Result<bool, DemoError> {
     Ok(true)
 }
 
-/// Renders a leather-swatch photo and its chat preview, stores both as verified blobs
-/// uploaded by `member`, and returns the attachment that references them.
+/// Renders a leather-swatch photo, its chat preview and its screen level, stores them
+/// as verified blobs uploaded by `member`, and returns the attachment that references
+/// them.
 async fn store_photo(
     state: &AppState,
     member: MemberId,
     name: &str,
     colour: [u8; 3],
 ) -> Result<AttachmentRef, DemoError> {
-    let (jpeg, preview) = tokio::task::spawn_blocking(move || render_swatch(colour))
+    let [jpeg, preview, screen] = tokio::task::spawn_blocking(move || render_swatch(colour))
         .await
         .map_err(|e| DemoError::Encode(e.to_string()))??;
     let (sha256, size) = store_blob(state, member, jpeg.bytes).await?;
     let (preview_sha256, preview_size) = store_blob(state, member, preview.bytes).await?;
+    let screen = if screen.bytes.len() as u64 <= MAX_PREVIEW_BYTES {
+        let (width, height) = (screen.width, screen.height);
+        let (sha256, size) = store_blob(state, member, screen.bytes).await?;
+        Some(PreviewRef {
+            sha256,
+            size,
+            width,
+            height,
+        })
+    } else {
+        None
+    };
     Ok(AttachmentRef {
         sha256,
         size,
@@ -543,6 +556,7 @@ async fn store_photo(
             width: preview.width,
             height: preview.height,
         }),
+        screen,
     })
 }
 
@@ -605,9 +619,9 @@ fn encode_jpeg(pixels: &[u8], width: u32, height: u32, quality: u8) -> Result<Jp
 }
 
 /// A 12 MP JPEG of grained leather with a stitched seam (enough fine detail that a
-/// compressed copy would visibly differ from the original) and its 1024 px preview, as a
-/// sender's app would make it.
-fn render_swatch(colour: [u8; 3]) -> Result<(Jpeg, Jpeg), DemoError> {
+/// compressed copy would visibly differ from the original), its 1024 px preview and its
+/// screen level, as a sender's app would make them.
+fn render_swatch(colour: [u8; 3]) -> Result<[Jpeg; 3], DemoError> {
     let (w, h) = PHOTO_SIZE;
     let seam = h / 3;
     let mut pixels = vec![0u8; (w * h * 3) as usize];
@@ -637,10 +651,12 @@ fn render_swatch(colour: [u8; 3]) -> Result<(Jpeg, Jpeg), DemoError> {
     let original = encode_jpeg(&pixels, w, h, 88)?;
     let full = image::RgbImage::from_raw(w, h, pixels)
         .ok_or_else(|| DemoError::Encode("short pixel buffer".into()))?;
-    let (pw, ph) = (1024, 1024 * h / w);
-    let small = image::imageops::resize(&full, pw, ph, image::imageops::FilterType::Triangle);
-    let preview = encode_jpeg(small.as_raw(), pw, ph, 85)?;
-    Ok((original, preview))
+    let shrunk = |edge: u32| {
+        let (sw, sh) = (edge, edge * h / w);
+        let small = image::imageops::resize(&full, sw, sh, image::imageops::FilterType::Triangle);
+        encode_jpeg(small.as_raw(), sw, sh, 85)
+    };
+    Ok([original, shrunk(1024)?, shrunk(MAX_PREVIEW_EDGE)?])
 }
 
 fn hash(x: u32, y: u32) -> u32 {

@@ -99,6 +99,7 @@ pub fn corpus(count: usize) -> Vec<Generated> {
                         width: None,
                         height: None,
                         preview: None,
+                        screen: None,
                     },
                     caption: text.clone(),
                 },

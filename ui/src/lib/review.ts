@@ -22,6 +22,15 @@ export function actualScale(devicePixelRatio: number): number {
   return 1 / devicePixelRatio;
 }
 
+/**
+ * Whether a downscaled level `levelWidth` pixels wide shows the image sharp at `scale`
+ * (CSS pixels per image pixel): it has at least one pixel per device pixel covered.
+ * Past that, only the original is sharp.
+ */
+export function levelIsSharp(levelWidth: number, imageWidth: number, scale: number, devicePixelRatio: number): boolean {
+  return levelWidth + 0.5 >= imageWidth * scale * devicePixelRatio;
+}
+
 /** The whole image in the stage, centred, never enlarged beyond 100 %. */
 export function fit(image: Size, stage: Size, devicePixelRatio: number): View {
   if (!image.w || !image.h || !stage.w || !stage.h) return { scale: 1, x: 0, y: 0 };

@@ -591,21 +591,38 @@ async fn attach(
     attachment.size = size;
     attachment.mime = mime;
     let mut carried = vec![attachment.sha256.clone()];
-    if let Some(preview) = &mut attachment.preview {
-        let refused = |why: &str| StoreError::Invalid(format!("preview {}: {why}", preview.sha256));
-        let (size, mime) = readable_blob(tx, sender, &preview.sha256)
-            .await?
-            .ok_or_else(|| refused("not an uploaded, verified file of yours"))?;
-        if mime != "image/jpeg" {
-            return Err(refused("a preview is a JPEG"));
+    for (what, preview) in [
+        ("preview", &mut attachment.preview),
+        ("screen level", &mut attachment.screen),
+    ] {
+        if let Some(preview) = preview {
+            attach_preview(tx, sender, what, preview).await?;
+            carried.push(preview.sha256.clone());
         }
-        if size > MAX_PREVIEW_BYTES {
-            return Err(refused("larger than a preview may be"));
-        }
-        preview.size = size;
-        carried.push(preview.sha256.clone());
     }
     Ok(carried)
+}
+
+/// Checks that a preview (or screen level) is a small JPEG the sender uploaded, and
+/// sets its size from what the server measured.
+async fn attach_preview(
+    tx: &mut Tx,
+    sender: MemberId,
+    what: &str,
+    preview: &mut PreviewRef,
+) -> Result<(), StoreError> {
+    let refused = |why: &str| StoreError::Invalid(format!("{what} {}: {why}", preview.sha256));
+    let (size, mime) = readable_blob(tx, sender, &preview.sha256)
+        .await?
+        .ok_or_else(|| refused("not an uploaded, verified file of yours"))?;
+    if mime != "image/jpeg" {
+        return Err(refused("a preview is a JPEG"));
+    }
+    if size > MAX_PREVIEW_BYTES {
+        return Err(refused("larger than a preview may be"));
+    }
+    preview.size = size;
+    Ok(())
 }
 
 /// Size and sniffed type of a complete blob `member` may read.

@@ -82,7 +82,7 @@ export type { JoinLink } from './bindings/JoinLink';
 export type { Organisation } from './bindings/Organisation';
 export type { Role } from './bindings/Role';
 
-export type MediaSize = 'thumb' | 'chat' | 'original';
+export type MediaSize = 'thumb' | 'chat' | 'screen' | 'original';
 
 export interface Backend {
   bootstrap(): Promise<SessionInfo>;

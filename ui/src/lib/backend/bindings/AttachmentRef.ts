@@ -21,4 +21,10 @@ name: string, width: number | null, height: number | null,
  * A photo's preview, uploaded beside the original so a receiver shows the photo at
  * once instead of after the whole original has arrived.
  */
-preview?: PreviewRef, };
+preview?: PreviewRef, 
+/**
+ * A photo's screen level: the whole photo at the size a large screen shows it
+ * (long edge ≤ [`MAX_PREVIEW_EDGE`]), sRGB, so the viewer shows it sharp at fit
+ * without decoding the original. Only photos larger than that carry one.
+ */
+screen?: PreviewRef, };
