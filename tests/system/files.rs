@@ -10,6 +10,7 @@ use satchel_test_support::s3::S3Server;
 use satchel_test_support::{ServerProcess, TestServer, Workspace, PASSWORD};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::support::{crc32, walk};
 
@@ -378,6 +379,140 @@ async fn an_interrupted_upload_resumes_where_it_stopped() {
         CHUNK as u64
     );
     let done = wang.upload(&bytes).await;
+    assert!(done.complete);
+}
+
+/// A chunk is acknowledged once written; the server puts the bytes on disk in batches.
+/// Should a power cut take bytes it had acknowledged but not yet synced, the next server
+/// process finds out when the file is complete and has them sent again from the last sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_a_power_cut_took_are_sent_again_from_the_last_sync() {
+    const SYNCED: u64 = satchel_server::http::files::SYNC_EVERY_BYTES;
+    let server = TestServer::start().await.unwrap();
+    let ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang_id = ws.staff.iter().find(|m| m.username == "wang").unwrap().id;
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let bytes = random_bytes(SYNCED as usize + 2 * CHUNK);
+    let up = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    let last_chunk_at = SYNCED as usize + CHUNK;
+    for offset in (0..last_chunk_at).step_by(CHUNK) {
+        let chunk = &bytes[offset..offset + CHUNK];
+        wang.patch(&up.upload_id, offset as u64, chunk, &sha(chunk))
+            .await
+            .unwrap();
+    }
+    // The first batch reaches the disk in the background.
+    let store = satchel_server::open_store(&satchel_test_support::sqlite_url(server.data_dir()))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let staged = store.upload(wang_id, &up.upload_id).await.unwrap().unwrap();
+        assert_eq!(staged.offset, last_chunk_at as u64);
+        if staged.synced_offset == SYNCED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never synced: {staged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(store);
+    let data = server.stop().await;
+    // The power cut: what came after the sync never reached the disk.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut staged = std::fs::OpenOptions::new()
+            .write(true)
+            .open(
+                data.path()
+                    .join("files")
+                    .join("uploads")
+                    .join(&up.upload_id),
+            )
+            .unwrap();
+        staged.seek(SeekFrom::Start(SYNCED)).unwrap();
+        staged.write_all(&vec![0; CHUNK]).unwrap();
+    }
+
+    let server = TestServer::start_in(data).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let last = &bytes[last_chunk_at..];
+    let (_, err) = wang
+        .patch(&up.upload_id, last_chunk_at as u64, last, &sha(last))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OffsetMismatch, "{err:?}");
+    assert_eq!(wang.status(&up.upload_id).await.unwrap().offset, SYNCED);
+    let done = wang.upload(&bytes).await;
+    assert!(done.complete);
+    assert_eq!(done.upload_id, up.upload_id);
+    let got = wang.download(&sha(&bytes), None, None).await;
+    assert_eq!(sha(&got.bytes().await.unwrap()), sha(&bytes));
+}
+
+/// A client keeps several chunks on the wire at once; whatever order they reach the
+/// server in, they are appended in offset order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_in_flight_are_appended_in_offset_order_whatever_order_they_arrive() {
+    let server = TestServer::start().await.unwrap();
+    let _ws = Workspace::seed(&server.url()).await.unwrap();
+    let wang = Files::sign_in(&server.url(), "wang").await;
+    let bytes = random_bytes(3 << 20);
+    let up = wang.create(&sha(&bytes), bytes.len() as u64).await.unwrap();
+    let chunk = |i: usize| &bytes[i << 20..(i + 1) << 20];
+    let send_after = |i: usize, delay_ms: u64| {
+        let (id, wang) = (&up.upload_id, &wang);
+        async move {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            wang.patch(id, (i as u64) << 20, chunk(i), &sha(chunk(i)))
+                .await
+        }
+    };
+    // The last chunk first, the first one last.
+    let (third, second, first) =
+        tokio::join!(send_after(2, 0), send_after(1, 300), send_after(0, 600));
+    assert_eq!(first.unwrap().offset, 1 << 20);
+    assert_eq!(second.unwrap().offset, 2 << 20);
+    let last = third.unwrap();
+    assert!(last.complete, "{last:?}");
+    let got = wang.download(&sha(&bytes), None, None).await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &bytes[..]);
+
+    // A chunk whose predecessor never comes is refused, and nothing is stored.
+    let other = random_bytes(2 << 20);
+    let up = wang.create(&sha(&other), other.len() as u64).await.unwrap();
+    let (_, err) = wang
+        .patch(
+            &up.upload_id,
+            1 << 20,
+            &other[1 << 20..],
+            &sha(&other[1 << 20..]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OffsetMismatch);
+    assert_eq!(wang.status(&up.upload_id).await.unwrap().offset, 0);
+    // Nor does one far beyond what any client keeps in flight wait for anything.
+    let big = wang.create(&sha(b"big"), 200 << 20).await.unwrap();
+    let (_, err) = wang
+        .patch(&big.upload_id, 100 << 20, b"far", &sha(b"far"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OffsetMismatch);
+    wang.patch(&up.upload_id, 0, &other[..1 << 20], &sha(&other[..1 << 20]))
+        .await
+        .unwrap();
+    let done = wang
+        .patch(
+            &up.upload_id,
+            1 << 20,
+            &other[1 << 20..],
+            &sha(&other[1 << 20..]),
+        )
+        .await
+        .unwrap();
     assert!(done.complete);
 }
 

@@ -640,6 +640,7 @@ fn upload(id: &str, member: &Member, sha256: &str, size: u64) -> Upload {
         sha256: sha256.into(),
         size,
         offset: 0,
+        synced_offset: 0,
         expires_at: NOW + 86_400_000,
         complete: false,
     }
@@ -695,6 +696,27 @@ async fn uploads_resume_keep_to_the_quota_and_blobs_are_read_through_messages(db
         .await
         .expect("resumes");
     assert_eq!((resumed.id.as_str(), resumed.offset), ("u1", 4_096));
+    // What is on disk is kept apart from what was written: never past it, never back.
+    let offsets = || async {
+        let u = store
+            .upload(people.staff.id, "u1")
+            .await
+            .expect("lookup")
+            .expect("the upload");
+        (u.offset, u.synced_offset)
+    };
+    assert_eq!(offsets().await, (4_096, 0));
+    store.set_upload_synced("u1", 2_048).await.expect("synced");
+    store.set_upload_synced("u1", 1_024).await.expect("synced");
+    store.set_upload_synced("u1", 8_192).await.expect("synced");
+    assert_eq!(offsets().await, (4_096, 2_048));
+    // Rewound to what is on disk, the bytes past it are to be sent again.
+    store.rewind_upload("u1", 2_048).await.expect("rewound");
+    assert_eq!(offsets().await, (2_048, 2_048));
+    store
+        .set_upload_offset("u1", 4_096, NOW + 1)
+        .await
+        .expect("offset");
     let over = store
         .create_upload(upload("u3", &people.staff, &"b".repeat(64), 5_000), QUOTA)
         .await;

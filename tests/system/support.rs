@@ -115,6 +115,34 @@ pub async fn confirmed(
         .expect("the queued message is confirmed")
 }
 
+/// Waits until `engine` holds the confirmed form of a message someone queued (by its
+/// transaction id) and returns it. Being idle says nothing of another member's message
+/// still on its way.
+pub async fn arrived(
+    engine: &Engine,
+    conversation: ConversationId,
+    queued: &satchel_client::LocalMessage,
+    timeout: Duration,
+) -> satchel_client::LocalMessage {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let found = engine
+            .local()
+            .confirmed(conversation)
+            .await
+            .expect("local history")
+            .into_iter()
+            .find(|m| m.txn_id == queued.txn_id);
+        match found {
+            Some(message) => return message,
+            None if tokio::time::Instant::now() >= deadline => {
+                panic!("message {:?} did not arrive", queued.txn_id)
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// Waits until every engine is idle (caught up, outbox empty).
 pub async fn settle(engines: &[&Engine], timeout: Duration) {
     for engine in engines {

@@ -7,9 +7,11 @@
 //! has the file on the server; the sync task holds it (and later messages of the same
 //! conversation) back until then.
 //!
-//! The uploader resumes from the server's offset after any failure: at most one chunk
-//! is sent twice per interruption. A download resumes from the length of its partial
-//! file and is verified against the hash before it becomes visible in the cache.
+//! The uploader keeps [`CHUNKS_IN_FLIGHT`] chunks on the wire and resumes from the
+//! server's offset after any failure: at most the chunks in flight
+//! ([`MAX_RESENT_BYTES`]) are sent twice per interruption. A download resumes from the
+//! length of its partial file and is verified against the hash before it becomes
+//! visible in the cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +27,11 @@ use crate::engine::{Change, Inner};
 use crate::error::EngineError;
 
 /// Bytes per upload chunk.
-pub const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+pub const CHUNK_BYTES: usize = 2 * 1024 * 1024;
+/// Upload chunks of one file on the wire at the same time.
+pub const CHUNKS_IN_FLIGHT: usize = 2;
+/// The most bytes an interrupted upload sends again: the chunks that were in flight.
+pub const MAX_RESENT_BYTES: usize = CHUNK_BYTES * CHUNKS_IN_FLIGHT;
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> EngineError {
     EngineError::File(format!("{what} {}: {e}", path.display()))
@@ -189,39 +195,62 @@ async fn upload_and_record(inner: &Arc<Inner>, sha256: &str, size: u64) -> Attem
 
 /// Uploads one cached file, resuming from wherever the server is.
 /// `Ok(false)` when the upload was paused or its messages cancelled before it finished.
+///
+/// [`CHUNKS_IN_FLIGHT`] chunks travel at once, each on its own connection, so the next
+/// chunk is on the wire while the server writes and syncs the one before it; the
+/// server appends them in offset order. The answers come back in that order too, and
+/// each moves the confirmed offset. Any refusal of an offset or a checksum (an earlier
+/// attempt's chunk landed after all, a chunk was damaged on the way) drops what is in
+/// flight and resumes from the server's offset; an interruption loses at most the
+/// chunks in flight, [`MAX_RESENT_BYTES`].
 async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<bool, EngineError> {
     let api = inner.api()?;
     let path = cached_path(inner.profile_dir(), sha256);
     let mut status = api.create_upload(sha256, size).await?;
     let started = (std::time::Instant::now(), status.offset);
-    // The next chunk is read from disk while the current one is on the wire.
-    let mut read_ahead: Option<(u64, tokio::task::JoinHandle<_>)> = None;
+    let upload_id = status.upload_id.clone();
+    let mut next = status.offset;
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
     while !status.complete {
-        if !inner.db.upload_wanted(sha256).await? {
-            return Ok(false);
+        while in_flight.len() < CHUNKS_IN_FLIGHT && next < size {
+            if !inner.db.upload_wanted(sha256).await? {
+                return Ok(false);
+            }
+            let len = (size - next).min(CHUNK_BYTES as u64);
+            let (api, id, path, at) = (&api, &upload_id, path.clone(), next);
+            in_flight.push_back(async move {
+                let chunk = read_chunk(path.clone(), at, len)
+                    .await
+                    .map_err(|e| EngineError::File(format!("reading {}: {e}", path.display())))??;
+                api.upload_chunk(id, at, chunk).await
+            });
+            next += len;
         }
-        let offset = status.offset;
-        let reading = match read_ahead.take() {
-            Some((at, reading)) if at == offset => reading,
-            _ => read_chunk(path.clone(), offset, size),
+        let Some(answer) = in_flight.next().await else {
+            // Everything was sent and answered, yet the server has not completed it.
+            status = api.upload_status(&upload_id).await?;
+            if !status.complete && status.offset >= size {
+                return Err(EngineError::File(format!(
+                    "the server holds all of {sha256} but has not completed it"
+                )));
+            }
+            next = status.offset;
+            continue;
         };
-        let chunk = reading
-            .await
-            .map_err(|e| EngineError::File(format!("reading {}: {e}", path.display())))??;
-        let next = offset + chunk.len() as u64;
-        if next < size {
-            read_ahead = Some((next, read_chunk(path.clone(), next, size)));
-        }
-        status = match api.upload_chunk(&status.upload_id, offset, chunk).await {
+        status = match answer {
             Ok(s) => s,
-            // Someone (an earlier attempt whose answer was lost) moved the offset.
+            // Someone (an earlier attempt whose answer was lost) moved the offset, or a
+            // chunk was damaged: what is in flight builds on the wrong offset.
             Err(e)
                 if matches!(
                     e.code(),
                     Some(ErrorCode::OffsetMismatch | ErrorCode::ChecksumMismatch)
                 ) =>
             {
-                api.upload_status(&status.upload_id).await?
+                in_flight.clear();
+                let s = api.upload_status(&upload_id).await?;
+                next = s.offset;
+                s
             }
             Err(e) => return Err(e),
         };
@@ -230,16 +259,15 @@ async fn upload(inner: &Arc<Inner>, sha256: &str, size: u64) -> Result<bool, Eng
     Ok(true)
 }
 
-/// Reads the chunk of the file at `offset` (at most [`CHUNK_BYTES`]) on a blocking thread.
+/// Reads `len` bytes of the file at `offset` on a blocking thread.
 fn read_chunk(
     path: PathBuf,
     offset: u64,
-    size: u64,
+    len: u64,
 ) -> tokio::task::JoinHandle<Result<bytes::Bytes, EngineError>> {
     tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek};
-        let len = usize::try_from(size.saturating_sub(offset).min(CHUNK_BYTES as u64))
-            .unwrap_or(CHUNK_BYTES);
+        let len = usize::try_from(len).unwrap_or(CHUNK_BYTES);
         let mut buf = vec![0u8; len];
         let mut file = std::fs::File::open(&path).map_err(|e| io_error("opening", &path, e))?;
         file.seek(std::io::SeekFrom::Start(offset))

@@ -99,12 +99,16 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Appends `bytes` to an upload's staging data at `offset`, discarding anything
-    /// beyond `offset` first, and syncs before returning.
+    /// beyond `offset` first. The bytes may sit in the operating system's cache until
+    /// [`BlobStore::sync`] or [`BlobStore::commit`]: they survive the process, not
+    /// necessarily a power cut.
     async fn append(&self, upload_id: &str, offset: u64, bytes: &[u8]) -> Result<(), BlobError>;
+    /// Puts every byte appended to an upload before this call on disk.
+    async fn sync(&self, upload_id: &str) -> Result<(), BlobError>;
     /// Hashes an upload's staged bytes.
     async fn digest(&self, upload_id: &str) -> Result<StagedDigest, BlobError>;
-    /// Makes staged bytes the blob `sha256` (which the caller has verified). If the
-    /// blob already exists the staged bytes are simply dropped.
+    /// Makes staged bytes the blob `sha256` (which the caller has verified), on disk
+    /// before it returns. If the blob already exists the staged bytes are simply dropped.
     async fn commit(&self, upload_id: &str, sha256: &str) -> Result<(), BlobError>;
     /// Drops an upload's staged bytes, if any.
     async fn discard(&self, upload_id: &str) -> Result<(), BlobError>;
@@ -196,11 +200,15 @@ impl BlobStore for LocalBlobStore {
             file.seek(SeekFrom::Start(offset))
                 .map_err(io("seeking", &path))?;
             file.write_all(&bytes).map_err(io("writing", &path))?;
-            file.sync_data().map_err(io("syncing", &path))?;
             Ok(())
         })
         .await
         .map_err(|e| io("writing", &path)(std::io::Error::other(e)))?
+    }
+
+    async fn sync(&self, upload_id: &str) -> Result<(), BlobError> {
+        let path = self.staging_path(upload_id)?;
+        sync_file(&path).await
     }
 
     async fn digest(&self, upload_id: &str) -> Result<StagedDigest, BlobError> {
@@ -244,6 +252,7 @@ impl BlobStore for LocalBlobStore {
                 .await
                 .map_err(io("creating", &staged))?;
         }
+        sync_file(&staged).await?;
         tokio::fs::rename(&staged, &target)
             .await
             .map_err(io("renaming", &staged))?;
@@ -292,6 +301,17 @@ pub async fn is_intact(blobs: &dyn BlobStore, sha256: &str, size: u64) -> Result
         len += chunk.len() as u64;
     }
     Ok(len == size && hex::encode(hasher.finalize()) == sha256)
+}
+
+/// Puts a file's written bytes on disk. A file that is not there (an upload that never
+/// got a byte) has nothing to sync.
+async fn sync_file(path: &Path) -> Result<(), BlobError> {
+    let file = match tokio::fs::OpenOptions::new().write(true).open(path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("opening", path)(e)),
+    };
+    file.sync_data().await.map_err(io("syncing", path))
 }
 
 /// Makes a rename durable (the directory entry). Only meaningful on Unix; elsewhere the

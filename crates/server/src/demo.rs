@@ -577,6 +577,7 @@ async fn store_blob(
                 sha256: sha256.clone(),
                 size,
                 offset: 0,
+                synced_offset: 0,
                 expires_at: crate::clock::now_millis() + 3_600_000,
                 complete: false,
             },

@@ -364,6 +364,11 @@ impl BlobStore for ObjectBlobStore {
         Ok(())
     }
 
+    async fn sync(&self, _upload_id: &str) -> Result<(), BlobError> {
+        // Each append is a PUT, durable in the bucket once it returns.
+        Ok(())
+    }
+
     async fn digest(&self, upload_id: &str) -> Result<crate::blobs::StagedDigest, BlobError> {
         let chunks = self.contiguous_chunks(upload_id).await?;
         let mut digester = Digester::default();

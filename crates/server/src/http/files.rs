@@ -2,10 +2,15 @@
 //!
 //! Upload: `POST /uploads {sha256, size}` → an upload (or, for a file the caller can
 //! already see, a complete one). `PATCH /uploads/{id}` with `Upload-Offset` and
-//! `Upload-Checksum: crc32 <hex>` (or `sha256 <hex>`) appends one chunk at exactly the current offset; a
-//! wrong offset, a bad checksum or a chunk past the declared size is refused with
-//! nothing changed. When the last byte arrives the whole file is hashed; on a mismatch
-//! the upload is discarded. `GET /uploads/{id}` tells the offset to resume from.
+//! `Upload-Checksum: crc32 <hex>` (or `sha256 <hex>`) appends one chunk at exactly the
+//! current offset; a wrong offset, a bad checksum or a chunk past the declared size is
+//! refused with nothing changed. A client may keep several chunks in flight: a chunk a
+//! little ahead of the offset waits (up to [`AHEAD_WAIT`]) for the ones before it to
+//! land, so chunks are appended in offset order whatever order they arrive in. Chunks
+//! are synced to disk in batches ([`SYNC_EVERY_BYTES`]). When the last byte arrives the
+//! whole file is hashed; on a mismatch the upload is discarded (or, if a previous server
+//! process may have lost unsynced bytes, rewound to its last sync). `GET /uploads/{id}`
+//! tells the offset to resume from.
 //!
 //! Download: `GET /blobs/{sha256}?name=…` for members who can see a message carrying
 //! the file (or who uploaded it), with single `Range` requests, served as an attachment
@@ -125,13 +130,37 @@ impl RunningHash {
     }
 }
 
-/// One lock per upload id, so two chunks for the same upload never interleave; it
-/// guards the upload's running hash.
+/// What the server knows of an upload in progress beyond its row.
 #[derive(Default)]
-pub struct UploadLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RunningHash>>>>>);
+struct Progress {
+    /// The SHA-256 of the bytes so far, if this process saw them all.
+    running: Option<RunningHash>,
+    /// Set when this process first sees the upload: whether bytes past its synced
+    /// offset were written by an earlier process, which may have stopped in a power cut
+    /// before they reached the disk.
+    inherited_unsynced: Option<bool>,
+    /// How far a sync has been started.
+    sync_started: u64,
+    /// Moves on when the upload is rewound, so a sync started before cannot vouch for
+    /// bytes written after it.
+    generation: u64,
+}
+
+/// Per upload in progress: a lock, so two chunks for the same upload never interleave
+/// (it guards the upload's [`Progress`]), and a signal that its offset moved, which a
+/// chunk that overtook the one before it waits for.
+#[derive(Default)]
+pub struct UploadSlot {
+    progress: tokio::sync::Mutex<Progress>,
+    advanced: tokio::sync::Notify,
+}
+
+/// The slots of the uploads in progress, by upload id.
+#[derive(Default)]
+pub struct UploadLocks(Mutex<HashMap<String, Arc<UploadSlot>>>);
 
 impl UploadLocks {
-    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<RunningHash>>> {
+    fn get(&self, id: &str) -> Arc<UploadSlot> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_owned()).or_default().clone()
     }
@@ -139,6 +168,22 @@ impl UploadLocks {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 }
+
+/// How many written bytes of an upload may wait for a sync. Chunks are acknowledged
+/// once written, and synced in the background every this many bytes (and wholly
+/// before the blob is committed): a sync per chunk would cost half the disk's speed.
+/// After a power cut the bytes past the last sync may be gone, which the whole file's
+/// hash reveals; the upload then resumes from the last sync.
+pub const SYNC_EVERY_BYTES: u64 = 32 << 20;
+
+/// How long a chunk that arrived ahead of the upload's offset waits for the chunks
+/// before it. A client keeps a few chunks in flight on separate connections, so a
+/// later one can reach the server first; one whose predecessors never come (their
+/// connection was cut) is refused after this, as any wrong offset is.
+const AHEAD_WAIT: Duration = Duration::from_secs(5);
+/// A chunk further ahead than this is refused at once: no client keeps that much in
+/// flight, and a waiting chunk holds its bytes in memory.
+const MAX_AHEAD_BYTES: u64 = 4 * MAX_CHUNK_BYTES as u64;
 
 async fn create(
     State(state): State<AppState>,
@@ -166,6 +211,7 @@ async fn create(
                 sha256: req.sha256,
                 size: req.size,
                 offset: 0,
+                synced_offset: 0,
                 expires_at: expiry(now),
                 complete: false,
             },
@@ -173,9 +219,9 @@ async fn create(
         )
         .await?;
     if !upload.complete && upload.size == 0 {
-        let lock = state.upload_locks.get(&upload.id);
-        let _running = lock.lock().await;
-        return Ok(Json(finish(&state, upload, None).await?));
+        let slot = state.upload_locks.get(&upload.id);
+        let mut progress = slot.progress.lock().await;
+        return Ok(Json(finish(&state, upload, &mut progress).await?));
     }
     Ok(Json(status_of(&upload)))
 }
@@ -221,22 +267,38 @@ async fn append(
             )
         })?;
 
-    let lock = state.upload_locks.get(&id);
-    let mut running = lock.lock().await;
-    let upload = state
-        .store
-        .upload(authed.session.member.id, &id)
-        .await?
-        .ok_or(BlobError::Missing)?;
-    if upload.complete {
-        return Ok(Json(status_of(&upload)));
-    }
-    if offset != upload.offset {
-        return Err(ApiError::new(
-            ErrorCode::OffsetMismatch,
-            format!("the upload is at offset {}, not {offset}", upload.offset),
-        ));
-    }
+    let slot = state.upload_locks.get(&id);
+    let wait_until = tokio::time::Instant::now() + AHEAD_WAIT;
+    let (mut progress, upload) = loop {
+        // Registered before the offset is read, so an advance in between is not missed.
+        let advanced = slot.advanced.notified();
+        let mut progress = slot.progress.lock().await;
+        let upload = state
+            .store
+            .upload(authed.session.member.id, &id)
+            .await?
+            .ok_or(BlobError::Missing)?;
+        if upload.complete {
+            return Ok(Json(status_of(&upload)));
+        }
+        if progress.inherited_unsynced.is_none() {
+            progress.inherited_unsynced = Some(upload.offset > upload.synced_offset);
+            progress.sync_started = upload.synced_offset;
+        }
+        let ahead = offset.saturating_sub(upload.offset);
+        if ahead > 0 && ahead <= MAX_AHEAD_BYTES && tokio::time::Instant::now() < wait_until {
+            drop(progress);
+            let _ = tokio::time::timeout_at(wait_until, advanced).await;
+            continue;
+        }
+        if offset != upload.offset {
+            return Err(ApiError::new(
+                ErrorCode::OffsetMismatch,
+                format!("the upload is at offset {}, not {offset}", upload.offset),
+            ));
+        }
+        break (progress, upload);
+    };
     let (matches, body) = tokio::task::spawn_blocking(move || (checksum.matches(&body), body))
         .await
         .map_err(|e| ApiError::internal(&e))?;
@@ -258,7 +320,7 @@ async fn append(
     }
     // The running hash advances on another thread while the chunk is written: the two
     // are a chunk's largest costs, and neither needs the other.
-    let previous = running.clone();
+    let previous = progress.running.clone();
     let hashed = body.clone();
     let hashing =
         tokio::task::spawn_blocking(move || RunningHash::advanced(previous, offset, &hashed));
@@ -267,30 +329,84 @@ async fn append(
     state.metrics.upload_bytes.inc_by(body.len() as u64);
     let now = clock::now_millis();
     state.store.set_upload_offset(&id, end, expiry(now)).await?;
-    *running = advanced;
+    progress.running = advanced;
+    slot.advanced.notify_waiters();
     let upload = Upload {
         offset: end,
         expires_at: expiry(now),
         ..upload
     };
     if end < upload.size {
+        if end - progress.sync_started >= SYNC_EVERY_BYTES {
+            progress.sync_started = end;
+            tokio::spawn(sync_in_background(
+                state.clone(),
+                slot.clone(),
+                id,
+                end,
+                progress.generation,
+            ));
+        }
         return Ok(Json(status_of(&upload)));
     }
-    Ok(Json(finish(&state, upload, running.take()).await?))
+    Ok(Json(finish(&state, upload, &mut progress).await?))
+}
+
+/// Puts an upload's bytes up to `through` on disk while the next chunks arrive, and
+/// records that they are there.
+async fn sync_in_background(
+    state: AppState,
+    slot: Arc<UploadSlot>,
+    id: String,
+    through: u64,
+    generation: u64,
+) {
+    if let Err(error) = state.blobs.sync(&id).await {
+        // The commit syncs everything again; until then the upload is only less safe.
+        tracing::warn!(%error, upload = %id, "syncing an upload failed");
+        return;
+    }
+    let progress = slot.progress.lock().await;
+    if progress.generation != generation {
+        return;
+    }
+    if let Err(error) = state.store.set_upload_synced(&id, through).await {
+        tracing::warn!(%error, upload = %id, "recording a synced upload failed");
+    }
 }
 
 /// All bytes are in: verify the whole file, then make it a blob (or discard it).
 async fn finish(
     state: &AppState,
     upload: Upload,
-    running: Option<RunningHash>,
+    progress: &mut Progress,
 ) -> Result<UploadStatus, ApiError> {
-    let digest = match running {
+    let digest = match progress.running.take() {
         Some(RunningHash(d)) if d.bytes_seen() == upload.size => d.finish(),
         // The server restarted during the upload: hash what is on disk.
         _ => state.blobs.digest(&upload.id).await?,
     };
-    if digest.sha256 != upload.sha256 || digest.len != upload.size {
+    let matches = digest.sha256 == upload.sha256 && digest.len == upload.size;
+    if !matches && progress.inherited_unsynced == Some(true) {
+        // Bytes an earlier server process wrote but had not synced may be what differs
+        // (a power cut): keep what is known to be on disk and have the rest sent again.
+        // Should the file still not match, it is discarded.
+        progress.inherited_unsynced = Some(false);
+        progress.generation += 1;
+        progress.sync_started = upload.synced_offset;
+        state
+            .store
+            .rewind_upload(&upload.id, upload.synced_offset)
+            .await?;
+        return Err(ApiError::new(
+            ErrorCode::OffsetMismatch,
+            format!(
+                "the bytes after {} did not survive a server restart; send them again from there",
+                upload.synced_offset
+            ),
+        ));
+    }
+    if !matches {
         state.blobs.discard(&upload.id).await?;
         state.store.delete_upload(&upload.id).await?;
         state.upload_locks.forget(&upload.id);
@@ -323,6 +439,7 @@ pub async fn sweep_expired_uploads(state: &AppState, now: UnixMillis) -> Result<
     for id in &expired {
         state.blobs.discard(id).await?;
         state.store.delete_upload(id).await?;
+        state.upload_locks.forget(id);
     }
     Ok(expired.len())
 }

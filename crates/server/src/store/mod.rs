@@ -52,7 +52,11 @@ pub struct Upload {
     pub member_id: MemberId,
     pub sha256: String,
     pub size: u64,
+    /// Bytes written so far: where the next chunk starts.
     pub offset: u64,
+    /// Bytes known to be on disk (synced). Bytes past it were written but may not have
+    /// survived a power cut; the whole file's hash decides at the end.
+    pub synced_offset: u64,
     pub expires_at: UnixMillis,
     pub complete: bool,
 }
@@ -306,13 +310,19 @@ pub trait Store: Send + Sync + 'static {
     async fn create_upload(&self, new: Upload, quota: u64) -> Result<Upload, StoreError>;
     /// The member's upload with this id.
     async fn upload(&self, member: MemberId, id: &str) -> Result<Option<Upload>, StoreError>;
-    /// Records that bytes up to `offset` are durably staged.
+    /// Records that bytes up to `offset` are staged (written, perhaps not yet synced).
     async fn set_upload_offset(
         &self,
         id: &str,
         offset: u64,
         expires_at: UnixMillis,
     ) -> Result<(), StoreError>;
+    /// Records that staged bytes up to `synced` are on disk. Never moves it back, nor
+    /// past the upload's offset.
+    async fn set_upload_synced(&self, id: &str, synced: u64) -> Result<(), StoreError>;
+    /// Moves an upload back to `offset` (its synced offset), dropping what it had
+    /// recorded past it: those bytes are to be sent again.
+    async fn rewind_upload(&self, id: &str, offset: u64) -> Result<(), StoreError>;
     /// Marks an upload complete and records its (verified) blob.
     async fn complete_upload(
         &self,

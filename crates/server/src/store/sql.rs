@@ -675,12 +675,14 @@ fn upload_from_row(row: &AnyRow) -> Result<Upload, StoreError> {
         sha256: row.try_get("sha256")?,
         size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
         offset: u64::try_from(row.try_get::<i64, _>("offset")?).unwrap_or(0),
+        synced_offset: u64::try_from(row.try_get::<i64, _>("synced_offset")?).unwrap_or(0),
         expires_at: row.try_get("expires_at")?,
         complete: row.try_get::<Option<i64>, _>("completed_at")?.is_some(),
     })
 }
 
-const UPLOAD_COLUMNS: &str = r#"id, member_id, sha256, size, "offset", expires_at, completed_at"#;
+const UPLOAD_COLUMNS: &str =
+    r#"id, member_id, sha256, size, "offset", synced_offset, expires_at, completed_at"#;
 
 fn db_size(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -1732,8 +1734,8 @@ impl Store for SqlStore {
             && can_read(&mut tx, new.member_id, &new.sha256).await?;
         let now = crate::clock::now_millis();
         sqlx::query(
-            r#"INSERT INTO uploads (id, member_id, sha256, size, "offset", created_at, expires_at, completed_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+            r#"INSERT INTO uploads (id, member_id, sha256, size, "offset", synced_offset, created_at, expires_at, completed_at)
+               VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)"#,
         )
         .bind(&new.id)
         .bind(new.member_id.0)
@@ -1746,8 +1748,10 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        let offset = if complete { new.size } else { 0 };
         Ok(Upload {
-            offset: if complete { new.size } else { 0 },
+            offset,
+            synced_offset: offset,
             complete,
             ..new
         })
@@ -1779,6 +1783,30 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn set_upload_synced(&self, id: &str, synced: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"UPDATE uploads SET synced_offset = $1
+               WHERE id = $2 AND synced_offset < $1 AND "offset" >= $1"#,
+        )
+        .bind(db_size(synced))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn rewind_upload(&self, id: &str, offset: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"UPDATE uploads SET "offset" = $1, synced_offset = $1
+               WHERE id = $2 AND completed_at IS NULL"#,
+        )
+        .bind(db_size(offset))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
     async fn complete_upload(
         &self,
         id: &str,
@@ -1793,7 +1821,7 @@ impl Store for SqlStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(r#"UPDATE uploads SET "offset" = size, completed_at = $1 WHERE id = $2"#)
+        sqlx::query(r#"UPDATE uploads SET "offset" = size, synced_offset = size, completed_at = $1 WHERE id = $2"#)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -2014,6 +2042,7 @@ const TABLES: &[(&str, &[Column])] = {
                 T("sha256"),
                 I("size"),
                 I("\"offset\""),
+                I("synced_offset"),
                 I("created_at"),
                 I("expires_at"),
                 I("completed_at"),
