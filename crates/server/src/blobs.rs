@@ -303,15 +303,42 @@ pub async fn is_intact(blobs: &dyn BlobStore, sha256: &str, size: u64) -> Result
     Ok(len == size && hex::encode(hasher.finalize()) == sha256)
 }
 
-/// Puts a file's written bytes on disk. A file that is not there (an upload that never
-/// got a byte) has nothing to sync.
+/// Puts a file's written bytes on disk, then lets the OS drop them from its page
+/// cache. A file that is not there (an upload that never got a byte) has nothing to
+/// sync.
+///
+/// Staged bytes are read again only once, when a restarted server re-hashes an upload,
+/// so keeping them cached would only push out pages someone reads (the database's). It
+/// also makes a large upload faster: the next chunks are written into the pages just
+/// freed instead of into memory the OS must first find (on a virtual machine, memory
+/// the host took back: writing there measured 265 MB/s against 1,400 MB/s).
 async fn sync_file(path: &Path) -> Result<(), BlobError> {
-    let file = match tokio::fs::OpenOptions::new().write(true).open(path).await {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || sync_and_release(&owned))
+        .await
+        .map_err(|e| io("syncing", path)(std::io::Error::other(e)))?
+}
+
+fn sync_and_release(path: &Path) -> Result<(), BlobError> {
+    let file = match std::fs::OpenOptions::new().write(true).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io("opening", path)(e)),
     };
-    file.sync_data().await.map_err(io("syncing", path))
+    file.sync_data().map_err(io("syncing", path))?;
+    release_cached_pages(&file);
+    Ok(())
+}
+
+/// Asks the OS to drop a file's synced pages from its cache. Only advice: where the OS
+/// has no such call (Windows, macOS) or declines, nothing changes but memory use.
+fn release_cached_pages(file: &std::fs::File) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if let Err(error) = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed) {
+        tracing::debug!(%error, "dropping a synced file from the page cache failed");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let _ = file;
 }
 
 /// Makes a rename durable (the directory entry). Only meaningful on Unix; elsewhere the
