@@ -423,6 +423,24 @@ struct PartSink {
 /// How many received pieces may wait for the disk or the hash.
 const SINK_QUEUE: usize = 64;
 
+/// How many bytes of a download are written between syncs. Each sync lets the synced
+/// pages go from the cache (the file is read again only for previews), so a large
+/// download is written into pages just freed instead of ever more fresh memory: on
+/// this project's VMs that took a 1 GiB download from about 610–745 to 825–846 MB/s
+/// when the server had the file cached.
+const SYNC_EVERY: usize = 32 * 1024 * 1024;
+
+/// Asks the OS to drop a file's synced pages from its cache. Only advice: where the OS
+/// has no such call (Windows, macOS) or declines, nothing changes but memory use.
+fn release_cached_pages(file: &std::fs::File) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if let Err(error) = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed) {
+        tracing::debug!(%error, "dropping a synced file from the page cache failed");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let _ = file;
+}
+
 impl PartSink {
     /// Opens `part`, keeping its first `keep` bytes (hashed again, as the hash must
     /// cover the whole file) and dropping anything after them.
@@ -450,11 +468,21 @@ impl PartSink {
         let writer = tokio::task::spawn_blocking(move || {
             let path = writer_path;
             let mut written = keep;
+            let mut unsynced = 0usize;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
             while let Some(chunk) = for_writer.blocking_recv() {
                 out.write_all(&chunk)
                     .map_err(|e| io_error("writing", &path, e))?;
                 written += chunk.len() as u64;
+                unsynced += chunk.len();
+                if unsynced >= SYNC_EVERY {
+                    out.flush().map_err(|e| io_error("writing", &path, e))?;
+                    out.get_ref()
+                        .sync_data()
+                        .map_err(|e| io_error("syncing", &path, e))?;
+                    release_cached_pages(out.get_ref());
+                    unsynced = 0;
+                }
             }
             out.flush().map_err(|e| io_error("writing", &path, e))?;
             drop(out);

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncReadExt;
 
 /// Why a blob operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -276,17 +276,55 @@ impl BlobStore for LocalBlobStore {
 
     async fn read(&self, sha256: &str, start: u64, end: u64) -> Result<ByteStream, BlobError> {
         let path = self.blob_path(sha256)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f.into_std().await,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::Missing),
             Err(e) => return Err(io("opening", &path)(e)),
         };
-        file.seek(SeekFrom::Start(start))
-            .await
-            .map_err(io("seeking", &path))?;
-        let reader = file.take(end.saturating_sub(start));
-        Ok(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).boxed())
+        Ok(read_ahead(file, start, end.saturating_sub(start)))
     }
+}
+
+/// Bytes of each piece a download is read in.
+const READ_PIECE: usize = 1024 * 1024;
+/// Pieces read ahead of the network.
+const READ_AHEAD: usize = 4;
+
+/// Streams `len` bytes of `file` from `start`, read on a blocking thread that stays
+/// [`READ_AHEAD`] pieces ahead of the consumer, so the disk reads while the network
+/// sends instead of each waiting for the other.
+fn read_ahead(mut file: std::fs::File, start: u64, len: u64) -> ByteStream {
+    use std::io::{Read, Seek};
+    let (pieces, arriving) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = file.seek(SeekFrom::Start(start)) {
+            let _ = pieces.blocking_send(Err(e));
+            return;
+        }
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left).map_or(READ_PIECE, |l| l.min(READ_PIECE));
+            let mut piece = vec![0u8; want];
+            let result = match file.read(&mut piece) {
+                Ok(0) => break,
+                Ok(n) => {
+                    piece.truncate(n);
+                    left -= n as u64;
+                    Ok(Bytes::from(piece))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = result.is_err();
+            if pieces.blocking_send(result).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(arriving, |mut arriving| async move {
+        arriving.recv().await.map(|piece| (piece, arriving))
+    })
+    .boxed()
 }
 
 /// Whether the stored blob `sha256` is whole: exactly `size` bytes that hash to its
